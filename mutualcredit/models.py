@@ -1,0 +1,9 @@
+"""Every model, imported in one place so the metadata is complete (Alembic, tests)."""
+
+from mutualcredit.activity import ActivityEntry
+from mutualcredit.db import Base
+from mutualcredit.ledger.models import Account, Checkpoint, PaymentRequest, Transfer
+from mutualcredit.members.models import Member
+from mutualcredit.region.models import Region
+
+__all__ = ["ActivityEntry", "Account", "Base", "Checkpoint", "Member", "PaymentRequest", "Region", "Transfer"]

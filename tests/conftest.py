@@ -1,0 +1,139 @@
+"""Shared fixtures: fresh databases (SQLite always, PostgreSQL when reachable).
+
+PostgreSQL tests run against a database created for this test run and
+dropped after it. Locally they skip, with the reason, when no server
+answers; in CI (``CI=true``) an unreachable server is an error instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from mutualcredit import schema
+from mutualcredit.db import make_engine, make_session_factory
+from mutualcredit.members.service import add_member
+from mutualcredit.region.service import init_region
+
+POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+IS_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+TABLES = ("payment_requests", "transfers", "checkpoints", "accounts", "members", "region", "activity_log")
+
+
+def _admin_url() -> str:
+    return os.environ.get("MUTUALCREDIT_TEST_POSTGRES_URL", POSTGRES_URL_DEFAULT)
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test run (dropped afterwards)."""
+    admin_url = sa.make_url(_admin_url())
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as error:
+        admin.dispose()
+        reason = f"PostgreSQL is not reachable at {admin_url.render_as_string(hide_password=True)}: {str(error.orig).strip().splitlines()[0]}"
+        if IS_CI:
+            pytest.fail(f"{reason} (CI must run the PostgreSQL tests)")
+        pytest.skip(reason)
+    name = f"mc_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated_url(postgres_server_url: str) -> str:
+    schema.upgrade(postgres_server_url)
+    return postgres_server_url
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.sqlite3"
+    schema.upgrade(f"sqlite:///{path}")
+    return path
+
+
+def _empty_postgres(url: str) -> None:
+    engine = make_engine(url)
+    with engine.begin() as connection:
+        connection.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database: each test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        path = tmp_path / "ledger.sqlite3"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("postgres_migrated_url")
+    _empty_postgres(url)
+    return url
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path, sqlite_template: Path) -> str:
+    path = tmp_path / "ledger.sqlite3"
+    shutil.copyfile(sqlite_template, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def postgres_url(postgres_migrated_url: str) -> str:
+    """A migrated, empty PostgreSQL database (the tables are emptied per test)."""
+    _empty_postgres(postgres_migrated_url)
+    return postgres_migrated_url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[sa.Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: sa.Engine) -> Iterator[Session]:
+    session = make_session_factory(engine)()
+    yield session
+    session.close()
+
+
+def set_up_region(session: Session, members: dict[str, tuple[int, int | None]] | None = None) -> None:
+    """A region with members ``{slug: (floor, ceiling)}`` (amounts in minor units)."""
+    init_region(
+        session,
+        slug="testland",
+        name="Testland",
+        unit_code="TST",
+        unit_name="Test credit",
+        unit_symbol="T",
+        decimals=2,
+        actor="test",
+    )
+    for slug, (floor, ceiling) in (members or {}).items():
+        add_member(session, slug=slug, name=slug.title(), floor=floor, ceiling=ceiling, actor="test")
+
+
+@pytest.fixture
+def region(session: Session) -> Session:
+    """Three members: alpha and beta (floor -1000.00), gamma (floor 0, ceiling 500.00)."""
+    set_up_region(session, {"alpha": (-100_000, None), "beta": (-100_000, None), "gamma": (0, 50_000)})
+    return session

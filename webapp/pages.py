@@ -1,0 +1,55 @@
+"""Pages for people: for now the region's members and their balances."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, render_template, request
+from sqlalchemy.orm import Session
+
+from mutualcredit import errors
+from mutualcredit.members.service import list_members
+from mutualcredit.money import format_amount
+from mutualcredit.region.service import get_region
+
+blueprint = Blueprint("pages", __name__)
+
+
+def db_session() -> Session:
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["mutualcredit.sessions"]()
+    return g.db_session
+
+
+@blueprint.get("/")
+def index() -> str | tuple[str, int]:
+    """The region at a glance: members, balances, available credit."""
+    session = db_session()
+    try:
+        region = get_region(session)
+    except errors.RegionNotConfigured:
+        return render_template("setup.html"), 503
+    locale = request.accept_languages.best_match(["en", "es", "fr"]) or region.default_locale
+    unit = region.unit
+    members = list_members(session)
+    session.rollback()
+    rows = [
+        {
+            "slug": member.slug,
+            "name": member.name,
+            "trade": member.trade,
+            "status": member.status,
+            "balance": format_amount(member.balance_minor, unit, locale),
+            "is_negative": member.balance_minor < 0,
+            "available": format_amount(sum(a.available_minor or 0 for a in member.accounts), unit, locale),
+        }
+        for member in members
+    ]
+    return render_template("index.html", region=region, rows=rows)
+
+
+@blueprint.get("/health")
+def health() -> dict[str, str]:
+    """Liveness and database reachability, for load balancers."""
+    session = db_session()
+    get_region(session)
+    session.rollback()
+    return {"status": "ok"}
