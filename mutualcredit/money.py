@@ -58,6 +58,10 @@ def parse_amount(text: str, decimals: int, locale: str | None = None) -> int:
         raise InvalidAmount("an amount is required")
     try:
         if locale:
+            group = babel_numbers.get_group_symbol(locale)
+            if group.isspace():
+                # French groups with a narrow no-break space; people type a plain one.
+                text = "".join(group if character.isspace() else character for character in text)
             value = babel_numbers.parse_decimal(text, locale=locale, strict=True)
         else:
             value = Decimal(text)

@@ -7,6 +7,7 @@ answers; in CI (``CI=true``) an unreachable server is an error instead.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -31,9 +32,9 @@ def _admin_url() -> str:
     return os.environ.get("MUTUALCREDIT_TEST_POSTGRES_URL", POSTGRES_URL_DEFAULT)
 
 
-@pytest.fixture(scope="session")
-def postgres_server_url() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for this test run (dropped afterwards)."""
+@contextlib.contextmanager
+def fresh_postgres_database(label: str) -> Iterator[str]:
+    """Create an empty PostgreSQL database and drop it afterwards (skip or fail if none answers)."""
     admin_url = sa.make_url(_admin_url())
     admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     try:
@@ -41,11 +42,14 @@ def postgres_server_url() -> Iterator[str]:
             connection.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as error:
         admin.dispose()
-        reason = f"PostgreSQL is not reachable at {admin_url.render_as_string(hide_password=True)}: {str(error.orig).strip().splitlines()[0]}"
+        reason = (
+            f"PostgreSQL is not reachable at {admin_url.render_as_string(hide_password=True)}: "
+            f"{str(error.orig).strip().splitlines()[0]}"
+        )
         if IS_CI:
             pytest.fail(f"{reason} (CI must run the PostgreSQL tests)")
         pytest.skip(reason)
-    name = f"mc_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    name = f"mc_{label}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
     try:
@@ -54,6 +58,19 @@ def postgres_server_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database_factory():  # type: ignore[no-untyped-def]
+    """``with postgres_database_factory(label) as url:`` gives a database of one's own."""
+    return fresh_postgres_database
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for this test run (dropped afterwards)."""
+    with fresh_postgres_database("test") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

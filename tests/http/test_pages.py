@@ -1,0 +1,51 @@
+"""The web app answers with the region's members and their balances."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from mutualcredit.demo import load_demo
+from mutualcredit.members.service import list_members
+from webapp import create_app
+
+
+@pytest.fixture
+def demo_app(sqlite_url: str):  # type: ignore[no-untyped-def]
+    app = create_app({"DATABASE_URL": sqlite_url, "TESTING": True})
+    with app.app_context():
+        session: Session = app.extensions["mutualcredit.sessions"]()
+        load_demo(session)
+        session.close()
+    return app
+
+
+def test_the_home_page_lists_every_demo_member_with_its_balance(demo_app) -> None:  # type: ignore[no-untyped-def]
+    response = demo_app.test_client().get("/", headers={"Accept-Language": "en"})
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    session = demo_app.extensions["mutualcredit.sessions"]()
+    for member in list_members(session):
+        assert member.name.replace("&", "&amp;") in page
+    first = list_members(session)[0]
+    session.close()
+    from mutualcredit.money import Unit, format_amount
+
+    assert format_amount(first.balance_minor, Unit("RBC", "Ribera credit", "RC", 2), "en") in page
+
+
+def test_amounts_follow_the_browser_language(demo_app) -> None:  # type: ignore[no-untyped-def]
+    english = demo_app.test_client().get("/", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    spanish = demo_app.test_client().get("/", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert english != spanish
+    assert ",00 RC" in spanish or ",50 RC" in spanish or any(f",{d}" in spanish for d in range(10))
+
+
+def test_an_unset_region_says_how_to_set_it_up(sqlite_url: str) -> None:
+    response = create_app({"DATABASE_URL": sqlite_url}).test_client().get("/")
+    assert response.status_code == 503
+    assert "mutualcredit region init" in response.get_data(as_text=True)
+
+
+def test_health_answers_ok_when_the_database_answers(demo_app) -> None:  # type: ignore[no-untyped-def]
+    assert demo_app.test_client().get("/health").get_json() == {"status": "ok"}
