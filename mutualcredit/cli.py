@@ -28,6 +28,8 @@ from mutualcredit.money import format_plain, parse_amount, parse_signed_amount
 
 EXIT_REFUSED = 1
 EXIT_USAGE = 2
+# The region's decimals once a command has read them, to show amounts in errors.
+_known_decimals: list[int] = []
 
 
 class Context:
@@ -56,6 +58,7 @@ class Context:
 
         decimals = get_region(self.session).decimals
         self.session.rollback()
+        _known_decimals[:] = [decimals]
         return decimals
 
 
@@ -370,6 +373,33 @@ def account_list(context: Context, as_json: bool) -> None:
             f"{a['code']:<18} {a['kind']:<8} {a['status']:<7} {a['balance']:>12} "
             f"{a['floor'] or '-':>12} {a['ceiling'] or '-':>12}"
         )
+
+
+@account.command("open")
+@click.argument("code")
+@click.option("--name", required=True)
+@click.option("--kind", type=click.Choice(["pool", "peer_clearing", "commons"]), required=True)
+@click.option("--floor", default=None, help="Lowest balance (default: none, unbounded).")
+@click.option("--ceiling", default=None, help="Highest balance (default: none).")
+@actor_option
+@pass_context
+def account_open(
+    context: Context, code: str, name: str, kind: str, floor: str | None, ceiling: str | None, actor: str
+) -> None:
+    """Open a system account (a pool, a peer region's clearing account); members get theirs on admission."""
+    from mutualcredit.ledger.service import open_account
+
+    decimals = context.decimals
+    view = open_account(
+        context.session,
+        code=code,
+        name=name,
+        kind=kind,
+        floor=None if floor is None else parse_signed_amount(floor, decimals),
+        ceiling=None if ceiling is None else parse_signed_amount(ceiling, decimals),
+        actor=actor,
+    )
+    click.echo(f"account {view.code} opened")
 
 
 @account.command("limits")
@@ -846,7 +876,14 @@ def run(group: click.Group, args: list[str] | None = None) -> None:
     try:
         group.main(args=args, prog_name="mutualcredit", standalone_mode=False)
     except errors.MutualCreditError as error:
-        click.echo(f"error: {error.code}: {error.message}", err=True)
+        amounts = ""
+        if _known_decimals:
+            amounts = "".join(
+                f" ({name.removesuffix('_minor').replace('_', ' ')}: {format_plain(value, _known_decimals[0])})"
+                for name, value in error.details.items()
+                if name.endswith("_minor") and isinstance(value, int)
+            )
+        click.echo(f"error: {error.code}: {error.message}{amounts}", err=True)
         sys.exit(EXIT_REFUSED)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)

@@ -16,6 +16,7 @@ in one documented order, so the same bad input always gets the same error:
 from __future__ import annotations
 
 import datetime as dt
+import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,7 @@ from mutualcredit.db import utc_now
 from mutualcredit.ledger.chain import canonical_json, transfer_hash
 from mutualcredit.ledger.models import (
     Account,
+    AccountKind,
     AccountStatus,
     Transfer,
     TransferKind,
@@ -45,6 +47,7 @@ METADATA_BYTES_MAX = 4_096
 CREATED_BY_LENGTH_MAX = 200
 IDEMPOTENCY_RETRIES_MAX = 3
 EXPIRY_BATCH_SIZE_MAX = 1_000
+ACCOUNT_CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,99}$")
 
 # Resolutions of a pending transfer get a deterministic id unless the client
 # chooses one, so that retrying "post" or "void" is idempotent by itself.
@@ -315,7 +318,7 @@ def _require_room(payer: _LockedAccount, payee: _LockedAccount, amount_minor: in
         available = payer.balance - payer.debits_pending - payer.floor
         if amount_minor > available:
             raise errors.ExceedsFloor(
-                f"{payer.code} can pay at most {max(available, 0)} (minor units) now",
+                f"{payer.code} has not enough available credit for this amount",
                 account=payer.code,
                 available_minor=max(available, 0),
             )
@@ -323,7 +326,7 @@ def _require_room(payer: _LockedAccount, payee: _LockedAccount, amount_minor: in
         room = payee.ceiling - payee.balance - payee.credits_pending
         if amount_minor > room:
             raise errors.ExceedsCeiling(
-                f"{payee.code} can receive at most {max(room, 0)} (minor units) now",
+                f"{payee.code} would go above its ceiling",
                 account=payee.code,
                 room_minor=max(room, 0),
             )
@@ -982,6 +985,10 @@ def open_account(
     from mutualcredit.activity import record_activity
 
     _check_limits_shape(floor, ceiling)
+    if not ACCOUNT_CODE_PATTERN.match(code or ""):
+        raise errors.InvalidInput("an account code is lower-case letters, digits and . _ : - (at most 100)")
+    if kind not in {k.value for k in AccountKind}:
+        raise errors.InvalidInput(f"unknown account kind {kind!r}")
     if kind == "member" and floor is None:
         raise errors.InvalidInput("a member's account needs a floor")
     with _transaction(session):

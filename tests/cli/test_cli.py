@@ -107,10 +107,21 @@ def test_a_transfer_on_the_command_line_moves_credit_once_per_id(database: str) 
         (("account", "limits", "horno-comun", "--floor", "-0.01"), "limit_excludes_balance", 1),
         (("request", "accept", str(uuid.UUID(int=7))), "payment_request_not_found", 1),
         (("no-such-command",), "No such command", 2),
+        (("account", "open", "Bad Code", "--name", "x", "--kind", "pool"), "invalid_input", 1),
+        (("account", "open", "commons", "--name", "x", "--kind", "pool"), "already_exists", 1),
+        (("account", "open", "pool:x", "--name", "x", "--kind", "member"), "Invalid value", 2),
     ],
 )
 def test_wrong_input_gives_one_clear_line_and_a_non_zero_exit(database: str, args: tuple[str, ...], expected: str, exit_code: int) -> None:
     assert expected in refused(mutualcredit(database, *args), exit_code)
+
+
+def test_a_system_account_is_opened_with_its_limits(database: str) -> None:
+    ok(mutualcredit(database, "account", "open", "pool:seeds", "--name", "Seed pool", "--kind", "pool", "--floor", "-50.00"))
+    accounts = {a["code"]: a for a in json.loads(ok(mutualcredit(database, "account", "list", "--json")))}
+    assert (accounts["pool:seeds"]["kind"], accounts["pool:seeds"]["floor"]) == ("pool", "-50.00")
+    ok(mutualcredit(database, "transfer", "pool:seeds", "semillero", "50.00"))
+    assert "exceeds_floor" in refused(mutualcredit(database, "transfer", "pool:seeds", "semillero", "0.01"))
 
 
 def test_an_unmigrated_database_is_reported_in_one_line(tmp_path: Path) -> None:
