@@ -137,15 +137,14 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['pending_id'], ['transfers.id'], name=op.f('fk_transfers_pending_id_transfers')),
     sa.ForeignKeyConstraint(['reverses_id'], ['transfers.id'], name=op.f('fk_transfers_reverses_id_transfers')),
     sa.PrimaryKeyConstraint('seq', name=op.f('pk_transfers')),
-    sa.UniqueConstraint('id', name=op.f('uq_transfers_id')),
-    sa.UniqueConstraint('pending_id', name=op.f('uq_transfers_pending_id')),
-    sa.UniqueConstraint('reverses_id', name=op.f('uq_transfers_reverses_id'))
+    sa.UniqueConstraint('id', name=op.f('uq_transfers_id'))
     )
     with op.batch_alter_table('transfers', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_transfers_created_at'), ['created_at'], unique=False)
         batch_op.create_index('ix_transfers_open_pending', ['expires_at'], unique=False, sqlite_where=sa.text("state = 'pending'"), postgresql_where=sa.text("state = 'pending'"))
         batch_op.create_index('ix_transfers_payee_seq', ['payee_account_id', 'seq'], unique=False)
         batch_op.create_index('ix_transfers_payer_seq', ['payer_account_id', 'seq'], unique=False)
+        batch_op.create_index('uq_transfers_pending_id', ['pending_id'], unique=True, sqlite_where=sa.text('pending_id IS NOT NULL'), postgresql_where=sa.text('pending_id IS NOT NULL'))
+        batch_op.create_index('uq_transfers_reverses_id', ['reverses_id'], unique=True, sqlite_where=sa.text('reverses_id IS NOT NULL'), postgresql_where=sa.text('reverses_id IS NOT NULL'))
 
     op.create_table('payment_requests',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -257,7 +256,8 @@ def downgrade() -> None:
         batch_op.drop_index('ix_transfers_payer_seq')
         batch_op.drop_index('ix_transfers_payee_seq')
         batch_op.drop_index('ix_transfers_open_pending', sqlite_where=sa.text("state = 'pending'"), postgresql_where=sa.text("state = 'pending'"))
-        batch_op.drop_index(batch_op.f('ix_transfers_created_at'))
+        batch_op.drop_index('uq_transfers_reverses_id', sqlite_where=sa.text('reverses_id IS NOT NULL'), postgresql_where=sa.text('reverses_id IS NOT NULL'))
+        batch_op.drop_index('uq_transfers_pending_id', sqlite_where=sa.text('pending_id IS NOT NULL'), postgresql_where=sa.text('pending_id IS NOT NULL'))
 
     op.drop_table('transfers')
     with op.batch_alter_table('accounts', schema=None) as batch_op:

@@ -143,6 +143,22 @@ class Transfer(Base):
         CheckConstraint("kind = 'transfer' OR reverses_id IS NULL", name="only_transfers_reverse"),
         Index("ix_transfers_payer_seq", "payer_account_id", "seq"),
         Index("ix_transfers_payee_seq", "payee_account_id", "seq"),
+        # Partial unique indexes: a pending transfer is resolved once and a
+        # transfer reversed once, without indexing the NULLs of every row.
+        Index(
+            "uq_transfers_pending_id",
+            "pending_id",
+            unique=True,
+            sqlite_where=text("pending_id IS NOT NULL"),
+            postgresql_where=text("pending_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_transfers_reverses_id",
+            "reverses_id",
+            unique=True,
+            sqlite_where=text("reverses_id IS NOT NULL"),
+            postgresql_where=text("reverses_id IS NOT NULL"),
+        ),
         Index(
             "ix_transfers_open_pending",
             "expires_at",
@@ -160,11 +176,11 @@ class Transfer(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     description: Mapped[str] = mapped_column(Text, default="")
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON, default=dict)
-    pending_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("transfers.id"), unique=True)
-    reverses_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("transfers.id"), unique=True)
+    pending_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("transfers.id"))
+    reverses_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("transfers.id"))
     expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(200))
-    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
     payer_prev_head: Mapped[str] = mapped_column(String(64))
     payee_prev_head: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))

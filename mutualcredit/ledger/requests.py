@@ -107,8 +107,6 @@ def create_payment_request(
     spec = ledger.TransferSpec(id=id, payer=payer, payee=payee, amount_minor=amount_minor, description=description)
     ledger._validate_spec(spec)
     ledger._validate_created_by(created_by)
-    if expires_at is not None and expires_at <= now:
-        raise errors.InvalidInput("the request's expiry must be in the future")
     try:
         existing = session.execute(_WITH_CODES.where(PaymentRequest.id == id)).first()
         if existing is not None:
@@ -124,6 +122,10 @@ def create_payment_request(
                 raise errors.IdempotencyConflict(f"request id {id} was already used for a different request")
             session.rollback()
             return view
+        # After the idempotency check: a retry is answered even once the
+        # expiry it named has passed.
+        if expires_at is not None and expires_at <= now:
+            raise errors.InvalidInput("the request's expiry must be in the future")
         accounts = {
             account.code: account
             for account in session.scalars(select(Account).where(Account.code.in_((payer, payee))))

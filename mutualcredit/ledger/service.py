@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session, aliased
 
 from mutualcredit import errors
 from mutualcredit.db import utc_now
+from mutualcredit.ledger import postgresql
 from mutualcredit.ledger.chain import canonical_json, transfer_hash
 from mutualcredit.ledger.models import (
     Account,
@@ -223,15 +224,46 @@ def _lock_rows(rows: Iterable[Any]) -> dict[str, _LockedAccount]:
 
 
 def _lock_accounts_by_code(conn: Connection, codes: Iterable[str]) -> dict[str, _LockedAccount]:
+    if conn.dialect.name == "postgresql":
+        return _lock_rows(postgresql.lock_accounts(conn, codes=sorted(set(codes))))
     return _lock_rows(conn.execute(_LOCK_BY_CODE, {"codes": sorted(set(codes))}))
 
 
 def _lock_accounts_by_id(conn: Connection, ids: Iterable[int]) -> dict[str, _LockedAccount]:
+    if conn.dialect.name == "postgresql":
+        return _lock_rows(postgresql.lock_accounts(conn, ids=sorted(set(ids))))
     return _lock_rows(conn.execute(_LOCK_BY_ID, {"ids": sorted(set(ids))}))
 
 
-def _write(conn: Connection, rows: list[dict[str, Any]], accounts: Iterable[_LockedAccount]) -> list[int]:
-    """Insert the new transfer rows and store the accounts' new cached figures."""
+def _write(
+    conn: Connection, rows: list[dict[str, Any]], accounts: Iterable[_LockedAccount], *, is_last: bool = False
+) -> list[int]:
+    """Insert the new transfer rows and store the accounts' new cached figures.
+
+    ``is_last`` says nothing else follows in this database transaction, so
+    PostgreSQL may commit it together with the write.
+    """
+    accounts = list(accounts)
+    dirty_count = sum(1 for account in accounts if account.is_dirty)
+    if conn.dialect.name == "postgresql":
+        if not rows:
+            return []
+        seq_of, updated = postgresql.write(conn, rows, accounts, commit=is_last)
+        seqs = [seq_of[row["id"]] for row in rows]
+    else:
+        seqs, updated = _write_portable(conn, rows, accounts)
+    # Every account was read under lock; a changed head means something
+    # wrote to it without taking the lock, which is a bug, not a user error.
+    if updated != dirty_count:
+        raise RuntimeError("an account changed while it was locked")
+    for account in accounts:
+        account.head_locked = account.head
+    return seqs
+
+
+def _write_portable(
+    conn: Connection, rows: list[dict[str, Any]], accounts: list[_LockedAccount]
+) -> tuple[list[int], int]:
     dirty = [
         {
             "b_id": account.id,
@@ -245,15 +277,8 @@ def _write(conn: Connection, rows: list[dict[str, Any]], accounts: Iterable[_Loc
         if account.is_dirty
     ]
     seqs = [row.seq for row in conn.execute(_INSERT_TRANSFERS, rows)] if rows else []
-    if dirty:
-        updated = conn.execute(_UPDATE_ACCOUNT, dirty).rowcount
-        # Every account was read under lock; a changed head means something
-        # wrote to it without taking the lock, which is a bug, not a user error.
-        if updated != len(dirty):
-            raise RuntimeError("an account changed while it was locked")
-    for account in accounts:
-        account.head_locked = account.head
-    return seqs
+    updated = conn.execute(_UPDATE_ACCOUNT, dirty).rowcount if dirty else 0
+    return seqs, updated
 
 
 # ---------------------------------------------------------------------------
@@ -467,6 +492,8 @@ def _fetch_transfers(conn: Connection, ids: Iterable[uuid.UUID]) -> dict[uuid.UU
     ids = list(ids)
     if not ids:
         return {}
+    if conn.dialect.name == "postgresql":
+        return postgresql.fetch_transfers(conn, ids)
     rows = conn.execute(_TRANSFER_WITH_CODES.where(_transfers.c.id.in_(ids)))
     return {row.id: row for row in rows}
 
@@ -547,7 +574,7 @@ def _create_checked(
                 created_at=created_at,
                 bypass_member_status=bypass_member_status,
             )
-            (row["seq"],) = _write(conn, [row], accounts.values())
+            (row["seq"],) = _write(conn, [row], accounts.values(), is_last=before_commit is None)
             if before_commit is not None:
                 before_commit(conn, row)
     except errors.MutualCreditError:
@@ -668,7 +695,7 @@ def _create_batch_once(
                     outcomes[index] = error
             if is_atomic and any(isinstance(outcome, errors.MutualCreditError) for outcome in outcomes):
                 raise _AbortBatch()
-            for row, seq in zip(new_rows, _write(conn, new_rows, accounts.values()), strict=True):
+            for row, seq in zip(new_rows, _write(conn, new_rows, accounts.values(), is_last=True), strict=True):
                 row["seq"] = seq
     except _AbortBatch:
         return [
@@ -721,6 +748,78 @@ def _existing_resolution(conn: Connection, pending_id: uuid.UUID) -> Any:
     return rows[0] if rows else None
 
 
+def _resolve_locked(
+    conn: Connection,
+    pending_id: uuid.UUID,
+    *,
+    kind: TransferKind,
+    state: TransferState,
+    amount_minor: int | None,
+    resolution_id: uuid.UUID,
+    created_by: str,
+    created_at: dt.datetime,
+) -> TransferResult:
+    """Resolve a pending transfer inside the caller's database transaction."""
+    pending = _load_pending(conn, pending_id)
+    accounts = _lock_accounts_by_id(conn, (pending.payer_account_id, pending.payee_account_id))
+    # Read the state again now that both accounts are locked: a
+    # concurrent resolution has either committed or not started.
+    pending = _load_pending(conn, pending_id)
+    if pending.state != TransferState.PENDING:
+        resolution = _existing_resolution(conn, pending_id)
+        assert resolution is not None
+        is_same = (
+            resolution.kind == kind
+            and resolution.id == resolution_id
+            and (amount_minor is None or resolution.amount_minor == amount_minor)
+        )
+        if is_same:
+            return _result(resolution, is_replay=True)
+        raise _RESOLUTION_ERRORS[pending.state](
+            f"pending transfer {pending_id} is already {pending.state}", transfer_id=str(pending_id)
+        )
+    if kind != TransferKind.EXPIRY and pending.expires_at is not None and pending.expires_at <= created_at:
+        raise errors.PendingTransferExpired(f"pending transfer {pending_id} expired at {pending.expires_at}")
+    payer, payee = accounts[pending.payer_code], accounts[pending.payee_code]
+    payer.debits_pending -= pending.amount_minor
+    payee.credits_pending -= pending.amount_minor
+    released = pending.amount_minor
+    if kind == TransferKind.POST:
+        posted = pending.amount_minor if amount_minor is None else amount_minor
+        if posted > pending.amount_minor:
+            raise errors.ExceedsPendingAmount(
+                f"cannot post {posted}: only {pending.amount_minor} is pending", pending_minor=pending.amount_minor
+            )
+        for account in (payer, payee):
+            if account.status == AccountStatus.CLOSED:
+                raise errors.AccountNotOpen(f"account {account.code} is closed", account=account.code)
+        payer.balance -= posted
+        payee.balance += posted
+        released = posted
+    row = _chain_row(
+        id=resolution_id,
+        kind=kind,
+        state=state,
+        payer=payer,
+        payee=payee,
+        amount_minor=released,
+        description=pending.description,
+        meta={},
+        created_by=created_by,
+        created_at=created_at,
+        pending_id=pending_id,
+    )
+    (row["seq"],) = _write(conn, [row], accounts.values())
+    changed = conn.execute(
+        update(_transfers)
+        .where(_transfers.c.id == pending_id, _transfers.c.state == TransferState.PENDING)
+        .values(state=state)
+    ).rowcount
+    assert changed == 1
+    row["payer_code"], row["payee_code"] = payer.code, payee.code
+    return _result(_Row(row))
+
+
 def _resolve(
     session: Session,
     pending_id: uuid.UUID,
@@ -741,65 +840,27 @@ def _resolve(
         TransferKind.VOID: TransferState.VOIDED,
         TransferKind.EXPIRY: TransferState.EXPIRED,
     }[kind]
-    with _transaction(session) as conn:
-        pending = _load_pending(conn, pending_id)
-        accounts = _lock_accounts_by_id(conn, (pending.payer_account_id, pending.payee_account_id))
-        # Read the state again now that both accounts are locked: a
-        # concurrent resolution has either committed or not started.
-        pending = _load_pending(conn, pending_id)
-        if pending.state != TransferState.PENDING:
-            resolution = _existing_resolution(conn, pending_id)
-            assert resolution is not None
-            is_same = (
-                resolution.kind == kind
-                and resolution.id == resolution_id
-                and (amount_minor is None or resolution.amount_minor == amount_minor)
+    try:
+        with _transaction(session) as conn:
+            return _resolve_locked(
+                conn,
+                pending_id,
+                kind=kind,
+                state=state,
+                amount_minor=amount_minor,
+                resolution_id=resolution_id,
+                created_by=created_by,
+                created_at=created_at,
             )
-            if is_same:
-                return _result(resolution, is_replay=True)
-            raise _RESOLUTION_ERRORS[pending.state](
-                f"pending transfer {pending_id} is already {pending.state}", transfer_id=str(pending_id)
-            )
-        if kind != TransferKind.EXPIRY and pending.expires_at is not None and pending.expires_at <= created_at:
-            raise errors.PendingTransferExpired(f"pending transfer {pending_id} expired at {pending.expires_at}")
-        payer, payee = accounts[pending.payer_code], accounts[pending.payee_code]
-        payer.debits_pending -= pending.amount_minor
-        payee.credits_pending -= pending.amount_minor
-        released = pending.amount_minor
-        if kind == TransferKind.POST:
-            posted = pending.amount_minor if amount_minor is None else amount_minor
-            if posted > pending.amount_minor:
-                raise errors.ExceedsPendingAmount(
-                    f"cannot post {posted}: only {pending.amount_minor} is pending", pending_minor=pending.amount_minor
-                )
-            for account in (payer, payee):
-                if account.status == AccountStatus.CLOSED:
-                    raise errors.AccountNotOpen(f"account {account.code} is closed", account=account.code)
-            payer.balance -= posted
-            payee.balance += posted
-            released = posted
-        row = _chain_row(
-            id=resolution_id,
-            kind=kind,
-            state=state,
-            payer=payer,
-            payee=payee,
-            amount_minor=released,
-            description=pending.description,
-            meta={},
-            created_by=created_by,
-            created_at=created_at,
-            pending_id=pending_id,
-        )
-        (row["seq"],) = _write(conn, [row], accounts.values())
-        changed = conn.execute(
-            update(_transfers)
-            .where(_transfers.c.id == pending_id, _transfers.c.state == TransferState.PENDING)
-            .values(state=state)
-        ).rowcount
-        assert changed == 1
-    row["payer_code"], row["payee_code"] = payer.code, payee.code
-    return _result(_Row(row))
+    except IntegrityError:
+        existing = _fetch_transfers(session.connection(), [resolution_id]).get(resolution_id)
+        session.rollback()
+        if existing is not None:
+            raise errors.IdempotencyConflict(
+                f"transfer id {resolution_id} was already used for a different transfer",
+                transfer_id=str(resolution_id),
+            ) from None
+        raise
 
 
 def post_pending_transfer(
@@ -855,20 +916,30 @@ def expire_overdue_transfers(
     session.rollback()
     expired = []
     for pending_id in overdue:
-        try:
-            expired.append(
-                _resolve(
-                    session,
-                    pending_id,
-                    kind=TransferKind.EXPIRY,
-                    amount_minor=None,
-                    resolution_id=None,
-                    created_by=created_by,
-                    now=now,
+        # The derived resolution id first; should a client have taken it for
+        # another transfer, a random one, so that one id cannot block expiry.
+        for resolution_id in (None, uuid.uuid4()):
+            try:
+                expired.append(
+                    _resolve(
+                        session,
+                        pending_id,
+                        kind=TransferKind.EXPIRY,
+                        amount_minor=None,
+                        resolution_id=resolution_id,
+                        created_by=created_by,
+                        now=now,
+                    )
                 )
-            )
-        except (errors.PendingTransferAlreadyPosted, errors.PendingTransferAlreadyVoided, errors.PendingTransferExpired):
-            continue  # resolved concurrently: nothing left to expire
+            except errors.IdempotencyConflict:
+                continue
+            except (
+                errors.PendingTransferAlreadyPosted,
+                errors.PendingTransferAlreadyVoided,
+                errors.PendingTransferExpired,
+            ):
+                pass  # resolved concurrently: nothing left to expire
+            break
     return expired
 
 
@@ -889,11 +960,16 @@ def reverse_transfer(
     _validate_created_by(created_by)
     conn = session.connection()
     original = _fetch_transfers(conn, [transfer_id]).get(transfer_id)
+    earlier = conn.execute(select(_transfers.c.id).where(_transfers.c.reverses_id == transfer_id)).scalar()
     session.rollback()
     if original is None:
         raise errors.TransferNotFound(f"no transfer {transfer_id}")
     if original.kind not in (TransferKind.TRANSFER, TransferKind.POST):
         raise errors.CannotReverse(f"a {original.kind} transfer moves no value; only posted transfers are reversed")
+    # Being reversed already is checked before the limits: it is the reason
+    # this reversal cannot happen, whatever the balances are now.
+    if earlier is not None and earlier != id:
+        raise errors.CannotReverse(f"transfer {transfer_id} was already reversed by {earlier}")
     spec = TransferSpec(
         id=id,
         payer=original.payee_code,

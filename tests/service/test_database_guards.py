@@ -183,3 +183,26 @@ def test_the_audit_catches_a_forged_checkpoint_signature(region: Session, engine
     raw(engine, "UPDATE checkpoints SET merkle_root = :root", root="ab" * 32)
     codes = {f.code for f in run_audit(region).findings}
     assert codes == {"checkpoint_signature_invalid", "checkpoint_root_mismatch"}
+
+
+def test_a_write_to_an_account_changed_under_its_lock_is_refused_and_nothing_is_kept(
+    region: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Simulate a writer that bypassed the lock: the head read "under lock"
+    # no longer matches the row, so the conditional update must miss it.
+    real_lock_rows = ledger._lock_rows
+
+    def stale_lock_rows(rows):  # type: ignore[no-untyped-def]
+        locked = real_lock_rows(rows)
+        for account in locked.values():
+            account.head_locked = "f" * 64
+            account.head = "f" * 64
+        return locked
+
+    monkeypatch.setattr(ledger, "_lock_rows", stale_lock_rows)
+    with pytest.raises(RuntimeError, match="changed while it was locked"):
+        pay(region, "alpha", "beta", 100)
+    monkeypatch.undo()
+    assert ledger.get_account(region, "alpha").balance == 0
+    assert ledger.statement(region, "alpha") == []
+    assert run_audit(region).is_clean

@@ -1,0 +1,197 @@
+"""The ledger's hot path on PostgreSQL, in plain SQL through psycopg 3.
+
+Same locks and same rows as the portable path in `service.py`, with fewer
+round trips and less client work: account rows are locked with one
+``SELECT … ORDER BY id FOR UPDATE``, and the new transfer rows and the
+accounts' new cached figures are written by ONE statement (a data-modifying
+CTE over ``unnest`` arrays) whatever the number of transfers. Array
+parameters keep the statement text fixed, so psycopg prepares it once.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+_LOCK_SQL = """
+SELECT a.id, a.code, a.status, m.status AS member_status, a.floor, a.ceiling,
+       a.balance, a.debits_pending, a.credits_pending, a.head
+FROM accounts AS a LEFT JOIN members AS m ON m.id = a.member_id
+WHERE a.{column} = ANY(%s)
+ORDER BY a.id
+FOR UPDATE OF a
+"""
+LOCK_BY_CODE_SQL = _LOCK_SQL.format(column="code")
+LOCK_BY_ID_SQL = _LOCK_SQL.format(column="id")
+
+# The UPDATE is conditional on the head read under lock. Should fewer
+# accounts be updated than were locked and changed (someone wrote to a
+# locked account: a bug), the final division by zero fails the statement,
+# so the COMMIT pipelined after it is skipped and nothing is kept.
+WRITE_SQL = """
+WITH moved AS (
+    UPDATE accounts AS a
+    SET balance = v.balance, debits_pending = v.debits_pending,
+        credits_pending = v.credits_pending, head = v.head
+    FROM unnest(%(a_id)s::int[], %(a_head_locked)s::text[], %(a_balance)s::bigint[],
+                %(a_debits_pending)s::bigint[], %(a_credits_pending)s::bigint[], %(a_head)s::text[])
+         AS v(id, head_locked, balance, debits_pending, credits_pending, head)
+    WHERE a.id = v.id AND a.head = v.head_locked
+    RETURNING 1
+), inserted AS (
+    INSERT INTO transfers (id, kind, state, payer_account_id, payee_account_id, amount_minor,
+                           description, metadata, pending_id, reverses_id, expires_at,
+                           created_by, created_at, payer_prev_head, payee_prev_head, hash)
+    SELECT * FROM unnest(%(id)s::uuid[], %(kind)s::text[], %(state)s::text[],
+                         %(payer_account_id)s::int[], %(payee_account_id)s::int[],
+                         %(amount_minor)s::bigint[], %(description)s::text[], %(metadata)s::json[],
+                         %(pending_id)s::uuid[], %(reverses_id)s::uuid[], %(expires_at)s::timestamptz[],
+                         %(created_by)s::text[], %(created_at)s::timestamptz[],
+                         %(payer_prev_head)s::text[], %(payee_prev_head)s::text[], %(hash)s::text[])
+    RETURNING id, seq
+)
+SELECT inserted.id, inserted.seq,
+       1 / ((SELECT count(*) FROM moved) = %(moved_expected)s)::int AS moved_as_expected
+FROM inserted
+"""
+
+# The common case, one transfer and its two accounts, with plain parameters:
+# dumping arrays costs more client time than the statement saves.
+WRITE_ONE_SQL = """
+WITH moved AS (
+    UPDATE accounts AS a
+    SET balance = v.balance, debits_pending = v.debits_pending,
+        credits_pending = v.credits_pending, head = v.head
+    FROM (VALUES (%(a0_id)s::int, %(a0_head_locked)s::text, %(a0_balance)s::bigint,
+                  %(a0_debits_pending)s::bigint, %(a0_credits_pending)s::bigint, %(a0_head)s::text),
+                 (%(a1_id)s::int, %(a1_head_locked)s::text, %(a1_balance)s::bigint,
+                  %(a1_debits_pending)s::bigint, %(a1_credits_pending)s::bigint, %(a1_head)s::text))
+         AS v(id, head_locked, balance, debits_pending, credits_pending, head)
+    WHERE a.id = v.id AND a.head = v.head_locked
+    RETURNING 1
+), inserted AS (
+    INSERT INTO transfers (id, kind, state, payer_account_id, payee_account_id, amount_minor,
+                           description, metadata, pending_id, reverses_id, expires_at,
+                           created_by, created_at, payer_prev_head, payee_prev_head, hash)
+    VALUES (%(id)s::uuid, %(kind)s, %(state)s, %(payer_account_id)s::int, %(payee_account_id)s::int,
+            %(amount_minor)s::bigint, %(description)s, %(metadata)s::json, %(pending_id)s::uuid,
+            %(reverses_id)s::uuid, %(expires_at)s::timestamptz, %(created_by)s,
+            %(created_at)s::timestamptz, %(payer_prev_head)s, %(payee_prev_head)s, %(hash)s)
+    RETURNING id, seq
+)
+SELECT inserted.id, inserted.seq,
+       1 / ((SELECT count(*) FROM moved) = %(moved_expected)s)::int AS moved_as_expected
+FROM inserted
+"""
+
+FETCH_SQL = """
+SELECT t.seq, t.id, t.kind, t.state, t.amount_minor, t.description, t.metadata, t.pending_id,
+       t.reverses_id, t.expires_at, t.created_by, t.created_at, t.hash,
+       t.payer_account_id, t.payee_account_id, payer.code AS payer_code, payee.code AS payee_code
+FROM transfers AS t
+JOIN accounts AS payer ON payer.id = t.payer_account_id
+JOIN accounts AS payee ON payee.id = t.payee_account_id
+WHERE t.id = ANY(%s)
+"""
+
+_TRANSFER_COLUMNS = (
+    "id",
+    "kind",
+    "state",
+    "payer_account_id",
+    "payee_account_id",
+    "amount_minor",
+    "description",
+    "metadata",
+    "pending_id",
+    "reverses_id",
+    "expires_at",
+    "created_by",
+    "created_at",
+    "payer_prev_head",
+    "payee_prev_head",
+    "hash",
+)
+
+
+def driver_connection(conn: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a SQLAlchemy connection, in the same transaction."""
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    return driver
+
+
+def _execute(conn: Connection, sql: str, params: Any, *, commit: bool = False) -> list[Any]:
+    driver = driver_connection(conn)
+    with driver.cursor(row_factory=namedtuple_row) as cursor:
+        try:
+            # In a pipeline, the BEGIN that opens a transaction, and the
+            # COMMIT that closes it, travel with the statement instead of
+            # costing a round trip each. Should the statement fail, the
+            # server skips the COMMIT and the transaction is rolled back.
+            with driver.pipeline():
+                cursor.execute(sql, params)
+                if commit:
+                    driver.commit()
+        except psycopg.IntegrityError as error:
+            # Raised as SQLAlchemy's, so callers handle both paths alike.
+            raise IntegrityError(sql, None, error) from error
+        except psycopg.errors.DivisionByZero as error:
+            raise RuntimeError("an account changed while it was locked") from error
+        return cursor.fetchall()
+
+
+def lock_accounts(conn: Connection, *, codes: Sequence[str] = (), ids: Sequence[int] = ()) -> list[Any]:
+    """Lock the named accounts' rows in id order and read their figures."""
+    if codes:
+        return _execute(conn, LOCK_BY_CODE_SQL, (list(codes),))
+    return _execute(conn, LOCK_BY_ID_SQL, (list(ids),))
+
+
+def write(
+    conn: Connection, rows: Sequence[dict[str, Any]], accounts: Iterable[Any], *, commit: bool = False
+) -> tuple[dict[uuid.UUID, int], int]:
+    """Insert the rows and update the dirty accounts in one statement (and commit, if asked).
+
+    Returns the new seq of each transfer id and how many accounts were updated.
+    """
+    dirty = [account for account in accounts if account.is_dirty]
+    if len(rows) == 1 and len(dirty) == 2:
+        one = dict(rows[0])
+        one["metadata"] = json.dumps(one["metadata"], separators=(",", ":"))
+        for index, account in enumerate(dirty):
+            one[f"a{index}_id"] = account.id
+            one[f"a{index}_head_locked"] = account.head_locked
+            one[f"a{index}_balance"] = account.balance
+            one[f"a{index}_debits_pending"] = account.debits_pending
+            one[f"a{index}_credits_pending"] = account.credits_pending
+            one[f"a{index}_head"] = account.head
+        one["moved_expected"] = len(dirty)
+        (written,) = _execute(conn, WRITE_ONE_SQL, one, commit=commit)
+        return {written.id: written.seq}, len(dirty)
+    params: dict[str, Any] = {
+        "a_id": [a.id for a in dirty],
+        "a_head_locked": [a.head_locked for a in dirty],
+        "a_balance": [a.balance for a in dirty],
+        "a_debits_pending": [a.debits_pending for a in dirty],
+        "a_credits_pending": [a.credits_pending for a in dirty],
+        "a_head": [a.head for a in dirty],
+    }
+    for column in _TRANSFER_COLUMNS:
+        params[column] = [row[column] for row in rows]
+    params["metadata"] = [json.dumps(value, separators=(",", ":")) for value in params["metadata"]]
+    params["moved_expected"] = len(dirty)
+    result = _execute(conn, WRITE_SQL, params, commit=commit)
+    return {row.id: row.seq for row in result}, len(dirty)
+
+
+def fetch_transfers(conn: Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
+    """Transfers by id, each with its payer's and payee's account codes."""
+    return {row.id: row for row in _execute(conn, FETCH_SQL, (list(ids),))}
