@@ -24,17 +24,16 @@ _LOCK_SQL = """
 SELECT a.id, a.code, a.status, m.status AS member_status, a.floor, a.ceiling,
        a.balance, a.debits_pending, a.credits_pending, a.head
 FROM accounts AS a LEFT JOIN members AS m ON m.id = a.member_id
-WHERE a.{column} = ANY(%s)
+WHERE a.{column} = ANY(%s::{array_type})
 ORDER BY a.id
 FOR UPDATE OF a
 """
-LOCK_BY_CODE_SQL = _LOCK_SQL.format(column="code")
-LOCK_BY_ID_SQL = _LOCK_SQL.format(column="id")
+LOCK_BY_CODE_SQL = _LOCK_SQL.format(column="code", array_type="text[]")
+LOCK_BY_ID_SQL = _LOCK_SQL.format(column="id", array_type="int[]")
 
-# The UPDATE is conditional on the head read under lock. Should fewer
-# accounts be updated than were locked and changed (someone wrote to a
-# locked account: a bug), the final division by zero fails the statement,
-# so the COMMIT pipelined after it is skipped and nothing is kept.
+# The UPDATE is conditional on the head read under lock; the count of
+# updated accounts comes back with the inserted rows, so the caller can
+# check that no one wrote to a locked account before it commits.
 WRITE_SQL = """
 WITH moved AS (
     UPDATE accounts AS a
@@ -57,9 +56,7 @@ WITH moved AS (
                          %(payer_prev_head)s::text[], %(payee_prev_head)s::text[], %(hash)s::text[])
     RETURNING id, seq
 )
-SELECT inserted.id, inserted.seq,
-       1 / ((SELECT count(*) FROM moved) = %(moved_expected)s)::int AS moved_as_expected
-FROM inserted
+SELECT inserted.id, inserted.seq, (SELECT count(*) FROM moved) AS moved FROM inserted
 """
 
 # The common case, one transfer and its two accounts, with plain parameters:
@@ -86,9 +83,7 @@ WITH moved AS (
             %(created_at)s::timestamptz, %(payer_prev_head)s, %(payee_prev_head)s, %(hash)s)
     RETURNING id, seq
 )
-SELECT inserted.id, inserted.seq,
-       1 / ((SELECT count(*) FROM moved) = %(moved_expected)s)::int AS moved_as_expected
-FROM inserted
+SELECT inserted.id, inserted.seq, (SELECT count(*) FROM moved) AS moved FROM inserted
 """
 
 FETCH_SQL = """
@@ -98,7 +93,7 @@ SELECT t.seq, t.id, t.kind, t.state, t.amount_minor, t.description, t.metadata, 
 FROM transfers AS t
 JOIN accounts AS payer ON payer.id = t.payer_account_id
 JOIN accounts AS payee ON payee.id = t.payee_account_id
-WHERE t.id = ANY(%s)
+WHERE t.id = ANY(%s::uuid[])
 """
 
 _TRANSFER_COLUMNS = (
@@ -128,23 +123,15 @@ def driver_connection(conn: Connection) -> psycopg.Connection[Any]:
     return driver
 
 
-def _execute(conn: Connection, sql: str, params: Any, *, commit: bool = False) -> list[Any]:
-    driver = driver_connection(conn)
-    with driver.cursor(row_factory=namedtuple_row) as cursor:
+def _execute(conn: Connection, sql: str, params: Any) -> list[Any]:
+    # Plain execution, not a pipeline: for one statement at a time, the
+    # pipeline's client work costs more than the round trips it saves.
+    with driver_connection(conn).cursor(row_factory=namedtuple_row) as cursor:
         try:
-            # In a pipeline, the BEGIN that opens a transaction, and the
-            # COMMIT that closes it, travel with the statement instead of
-            # costing a round trip each. Should the statement fail, the
-            # server skips the COMMIT and the transaction is rolled back.
-            with driver.pipeline():
-                cursor.execute(sql, params)
-                if commit:
-                    driver.commit()
+            cursor.execute(sql, params)
         except psycopg.IntegrityError as error:
             # Raised as SQLAlchemy's, so callers handle both paths alike.
             raise IntegrityError(sql, None, error) from error
-        except psycopg.errors.DivisionByZero as error:
-            raise RuntimeError("an account changed while it was locked") from error
         return cursor.fetchall()
 
 
@@ -156,9 +143,9 @@ def lock_accounts(conn: Connection, *, codes: Sequence[str] = (), ids: Sequence[
 
 
 def write(
-    conn: Connection, rows: Sequence[dict[str, Any]], accounts: Iterable[Any], *, commit: bool = False
+    conn: Connection, rows: Sequence[dict[str, Any]], accounts: Iterable[Any]
 ) -> tuple[dict[uuid.UUID, int], int]:
-    """Insert the rows and update the dirty accounts in one statement (and commit, if asked).
+    """Insert the rows and update the dirty accounts in one statement.
 
     Returns the new seq of each transfer id and how many accounts were updated.
     """
@@ -173,9 +160,8 @@ def write(
             one[f"a{index}_debits_pending"] = account.debits_pending
             one[f"a{index}_credits_pending"] = account.credits_pending
             one[f"a{index}_head"] = account.head
-        one["moved_expected"] = len(dirty)
-        (written,) = _execute(conn, WRITE_ONE_SQL, one, commit=commit)
-        return {written.id: written.seq}, len(dirty)
+        (written,) = _execute(conn, WRITE_ONE_SQL, one)
+        return {written.id: written.seq}, written.moved
     params: dict[str, Any] = {
         "a_id": [a.id for a in dirty],
         "a_head_locked": [a.head_locked for a in dirty],
@@ -187,9 +173,8 @@ def write(
     for column in _TRANSFER_COLUMNS:
         params[column] = [row[column] for row in rows]
     params["metadata"] = [json.dumps(value, separators=(",", ":")) for value in params["metadata"]]
-    params["moved_expected"] = len(dirty)
-    result = _execute(conn, WRITE_SQL, params, commit=commit)
-    return {row.id: row.seq for row in result}, len(dirty)
+    result = _execute(conn, WRITE_SQL, params)
+    return {row.id: row.seq for row in result}, (result[0].moved if result else 0)
 
 
 def fetch_transfers(conn: Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:

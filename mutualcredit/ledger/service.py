@@ -235,20 +235,14 @@ def _lock_accounts_by_id(conn: Connection, ids: Iterable[int]) -> dict[str, _Loc
     return _lock_rows(conn.execute(_LOCK_BY_ID, {"ids": sorted(set(ids))}))
 
 
-def _write(
-    conn: Connection, rows: list[dict[str, Any]], accounts: Iterable[_LockedAccount], *, is_last: bool = False
-) -> list[int]:
-    """Insert the new transfer rows and store the accounts' new cached figures.
-
-    ``is_last`` says nothing else follows in this database transaction, so
-    PostgreSQL may commit it together with the write.
-    """
+def _write(conn: Connection, rows: list[dict[str, Any]], accounts: Iterable[_LockedAccount]) -> list[int]:
+    """Insert the new transfer rows and store the accounts' new cached figures."""
     accounts = list(accounts)
     dirty_count = sum(1 for account in accounts if account.is_dirty)
     if conn.dialect.name == "postgresql":
         if not rows:
             return []
-        seq_of, updated = postgresql.write(conn, rows, accounts, commit=is_last)
+        seq_of, updated = postgresql.write(conn, rows, accounts)
         seqs = [seq_of[row["id"]] for row in rows]
     else:
         seqs, updated = _write_portable(conn, rows, accounts)
@@ -574,7 +568,7 @@ def _create_checked(
                 created_at=created_at,
                 bypass_member_status=bypass_member_status,
             )
-            (row["seq"],) = _write(conn, [row], accounts.values(), is_last=before_commit is None)
+            (row["seq"],) = _write(conn, [row], accounts.values())
             if before_commit is not None:
                 before_commit(conn, row)
     except errors.MutualCreditError:
@@ -695,7 +689,7 @@ def _create_batch_once(
                     outcomes[index] = error
             if is_atomic and any(isinstance(outcome, errors.MutualCreditError) for outcome in outcomes):
                 raise _AbortBatch()
-            for row, seq in zip(new_rows, _write(conn, new_rows, accounts.values(), is_last=True), strict=True):
+            for row, seq in zip(new_rows, _write(conn, new_rows, accounts.values()), strict=True):
                 row["seq"] = seq
     except _AbortBatch:
         return [
