@@ -6,6 +6,7 @@ id is derived from the request's, so accepting twice never pays twice.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import uuid
 from dataclasses import dataclass
@@ -172,7 +173,8 @@ def accept_payment_request(
     session.rollback()
     transfer_id = uuid.uuid5(ACCEPTANCE_NAMESPACE, request_id.hex)
     if view.state == PaymentRequestState.ACCEPTED:
-        return ledger.get_transfer(session, transfer_id)  # accepted before: answer the same
+        # Accepted before: answer the same transfer, as a replay.
+        return dataclasses.replace(ledger.get_transfer(session, transfer_id), is_replay=True)
     if view.state != PaymentRequestState.OPEN:
         raise errors.PaymentRequestNotOpen(f"payment request {request_id} is {view.state}")
     spec = ledger.TransferSpec(

@@ -416,6 +416,10 @@ def _apply_spec(
     bypass_member_status: bool = False,
 ) -> dict[str, Any]:
     """Check a new transfer against locked accounts and apply its effect (steps 3-5)."""
+    # Checked here, after idempotency, so that a retry is still answered
+    # once the expiry it named has passed.
+    if spec.expires_at is not None and spec.expires_at <= created_at:
+        raise errors.InvalidInput("the expiry of a pending transfer must be in the future")
     payer, payee = _require_accounts(accounts, spec.payer, spec.payee)
     for account in (payer, payee):
         if bypass_member_status:

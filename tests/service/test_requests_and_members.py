@@ -48,7 +48,7 @@ def test_accepting_twice_never_pays_twice(region: Session) -> None:
     request = ask(region, "beta", "alpha", 2_500)
     first = requests.accept_payment_request(region, request.id, decided_by="a", now=NOW)
     second = requests.accept_payment_request(region, request.id, decided_by="a", now=NOW)
-    assert first.id == second.id
+    assert first.id == second.id and second.is_replay and not first.is_replay
     assert ledger.get_account(region, "beta").balance == 2_500
 
 

@@ -203,11 +203,22 @@ def test_overdue_pending_transfers_expire_and_release_their_holds(region: Sessio
     assert run_audit(region).is_clean
 
 
-def test_an_expiry_needs_a_pending_transfer_and_a_time_zone(region: Session) -> None:
+def test_an_expiry_needs_a_pending_transfer_a_time_zone_and_a_future(region: Session) -> None:
     with pytest.raises(errors.InvalidInput):
         pay(region, "alpha", "beta", 1, expires_at=NOW)
     with pytest.raises(errors.InvalidInput):
         pay(region, "alpha", "beta", 1, pending=True, expires_at=dt.datetime(2026, 1, 1))
+    with pytest.raises(errors.InvalidInput):
+        pay(region, "alpha", "beta", 1, pending=True, expires_at=NOW)
+    assert figures(region, "alpha") == (0, 0, 0)
+
+
+def test_a_pending_transfer_retried_after_its_expiry_is_answered_not_refused(region: Session) -> None:
+    transfer_id = uuid.uuid4()
+    expiry = NOW + dt.timedelta(minutes=5)
+    first = pay(region, "alpha", "beta", 1, id=transfer_id, pending=True, expires_at=expiry)
+    again = pay(region, "alpha", "beta", 1, id=transfer_id, pending=True, expires_at=expiry, now=NOW + dt.timedelta(hours=1))
+    assert again.is_replay and again.seq == first.seq
 
 
 def test_a_reversal_is_a_new_transfer_the_other_way_that_points_at_the_original(region: Session) -> None:
