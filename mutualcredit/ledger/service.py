@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -981,6 +981,67 @@ def reverse_transfer(
     # Reversals correct mistakes, so they go through even if a member was
     # suspended since; limits still hold.
     return _create_checked(session, spec, created_by=created_by, now=now, bypass_member_status=True)
+
+
+# ---------------------------------------------------------------------------
+# Closing accounts
+
+
+def close_accounts(
+    session: Session,
+    codes: Sequence[str],
+    *,
+    write_off_to: str | None,
+    write_off_ids: Mapping[str, uuid.UUID],
+    description: str,
+    metadata: Mapping[str, Any],
+    created_by: str,
+    now: dt.datetime | None = None,
+    before_commit: Callable[[Connection, list[TransferResult]], None] | None = None,
+) -> list[TransferResult]:
+    """Close accounts in one database transaction, first moving any balance to ``write_off_to``.
+
+    Accounts with pending holds are never closed. Without ``write_off_to``
+    only accounts with a zero balance are. A write-off goes through the
+    limits of the receiving account like any transfer.
+    """
+    created_at = now or utc_now()
+    with _transaction(session) as conn:
+        accounts = _lock_accounts_by_code(conn, [*codes, *([write_off_to] if write_off_to else [])])
+        rows = []
+        for code in codes:
+            if code not in accounts:
+                raise errors.AccountNotFound(f"no account {code!r}", account=code)
+            account = accounts[code]
+            if account.debits_pending or account.credits_pending:
+                raise errors.MemberHasBalance(f"{code} still has pending holds; void or post them first")
+            if not account.balance:
+                continue
+            if write_off_to is None:
+                raise errors.MemberHasBalance(f"{code} has a balance; settle it or write it off")
+            payer, payee = (write_off_to, code) if account.balance < 0 else (code, write_off_to)
+            spec = TransferSpec(
+                id=write_off_ids[code],
+                payer=payer,
+                payee=payee,
+                amount_minor=abs(account.balance),
+                description=description,
+                metadata=metadata,
+            )
+            _validate_spec(spec)
+            rows.append(_apply_spec(spec, accounts, created_by=created_by, created_at=created_at, bypass_member_status=True))
+        for row, seq in zip(rows, _write(conn, rows, accounts.values()), strict=True):
+            row["seq"] = seq
+        conn.execute(
+            update(_accounts).where(_accounts.c.code.in_(list(codes))).values(status=AccountStatus.CLOSED)
+        )
+        code_of = {account.id: account.code for account in accounts.values()}
+        for row in rows:
+            row["payer_code"], row["payee_code"] = code_of[row["payer_account_id"]], code_of[row["payee_account_id"]]
+        results = [_result(_Row(row)) for row in rows]
+        if before_commit is not None:
+            before_commit(conn, results)
+    return results
 
 
 # ---------------------------------------------------------------------------

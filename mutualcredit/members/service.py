@@ -13,7 +13,7 @@ from mutualcredit import errors
 from mutualcredit.activity import record_activity
 from mutualcredit.db import utc_now
 from mutualcredit.ledger import service as ledger
-from mutualcredit.ledger.models import Account, AccountKind, AccountStatus
+from mutualcredit.ledger.models import Account, AccountKind
 from mutualcredit.members.models import Member, MemberStatus
 from mutualcredit.region.service import COMMONS_ACCOUNT_CODE, SLUG_PATTERN
 
@@ -177,70 +177,42 @@ def leave(
     debtor (or keeps a departing creditor's surplus) in the open.
     """
     now = now or utc_now()
+    reason = reason.strip()
+    if write_off and not reason:
+        raise errors.InvalidInput("a write-off needs a reason")
     member = _member(session, slug)
     if member.status == MemberStatus.LEFT:
         session.rollback()
         raise errors.MemberNotActive(f"{slug} has already left")
-    accounts = ledger.list_accounts(session, member_slug=slug)
-    session.rollback()
-    if write_off and not reason.strip():
-        raise errors.InvalidInput("a write-off needs a reason")
-    for account in accounts:
-        if account.debits_pending or account.credits_pending:
-            raise errors.MemberHasBalance(f"{account.code} still has pending holds; void or post them first")
-        if account.balance and not write_off:
-            raise errors.MemberHasBalance(
-                f"{account.code} has a balance of {account.balance}; settle it or write it off"
-            )
-    for account in accounts:
-        if account.balance:
-            payer, payee = (
-                (COMMONS_ACCOUNT_CODE, account.code) if account.balance < 0 else (account.code, COMMONS_ACCOUNT_CODE)
-            )
-            spec = ledger.TransferSpec(
-                id=uuid.uuid5(WRITE_OFF_NAMESPACE, f"{slug}:{account.code}"),
-                payer=payer,
-                payee=payee,
-                amount_minor=abs(account.balance),
-                description=f"Write-off on leaving: {reason.strip()}",
-                metadata={"write_off": True, "member": slug},
-            )
-            # A write-off is the coordinator's act, recorded in the same
-            # database transaction as the transfer it causes.
-            ledger._create_checked(
+    codes = [account.code for account in ledger.list_accounts(session, member_slug=slug)]
+
+    def record_leaving(_conn: object, write_offs: list[ledger.TransferResult]) -> None:
+        for transfer in write_offs:
+            record_activity(
                 session,
-                spec,
-                created_by=actor,
-                now=now,
-                bypass_member_status=True,
-                before_commit=lambda _conn, _row, code=account.code: record_activity(
-                    session,
-                    actor=actor,
-                    action="member.write_off",
-                    subject=slug,
-                    details={"account": code, "amount_minor": account.balance, "reason": reason.strip()},
-                    at=now,
-                ),
+                actor=actor,
+                action="member.write_off",
+                subject=slug,
+                details={"transfer": str(transfer.id), "amount_minor": transfer.amount_minor, "reason": reason},
+                at=now,
             )
-    try:
-        member = _member(session, slug)
-        # Check again under the write lock: a transfer may have landed since.
-        for account in session.scalars(select(Account).where(Account.member_id == member.id).with_for_update()):
-            if account.balance or account.debits_pending or account.credits_pending:
-                raise errors.MemberHasBalance(f"{account.code} changed while leaving; try again")
-            account.status = AccountStatus.CLOSED
         member.status = MemberStatus.LEFT
         member.left_at = now
         record_activity(
-            session,
-            actor=actor,
-            action="member.leave",
-            subject=slug,
-            details={"write_off": write_off, "reason": reason.strip()},
-            at=now,
+            session, actor=actor, action="member.leave", subject=slug, details={"write_off": write_off, "reason": reason}, at=now
         )
-        session.commit()
-    except BaseException:
-        session.rollback()
-        raise
+
+    # The write-off transfers, the closing of the accounts and the member's
+    # leaving are one database transaction: all happen, or none.
+    ledger.close_accounts(
+        session,
+        codes,
+        write_off_to=COMMONS_ACCOUNT_CODE if write_off else None,
+        write_off_ids={code: uuid.uuid5(WRITE_OFF_NAMESPACE, f"{slug}:{code}") for code in codes},
+        description=f"Write-off on leaving: {reason}",
+        metadata={"write_off": True, "member": slug},
+        created_by=actor,
+        now=now,
+        before_commit=record_leaving,
+    )
     return get_member(session, slug)

@@ -201,3 +201,18 @@ def test_limits_change_only_where_the_balance_stays_within_them(region: Session)
     assert (view.floor, view.ceiling, view.available_minor) == (-60_000, 10_000, 10_000)
     entry = region.scalars(select(ActivityEntry).where(ActivityEntry.action == "account.limits")).one()
     assert entry.details["floor"] == [-100_000, -60_000]
+
+
+def test_a_write_off_the_commons_cannot_absorb_changes_nothing_at_all(region: Session) -> None:
+    ledger.set_account_limits(region, "commons", floor=-500, ceiling=None, actor="assembly")
+    ledger.create_transfer(
+        region, TransferSpec(id=uuid.uuid4(), payer="alpha", payee="beta", amount_minor=700), created_by="t"
+    )
+    with pytest.raises(errors.ExceedsFloor):
+        members.leave(region, "alpha", actor="coordinator", write_off=True, reason="dissolved")
+    view = members.get_member(region, "alpha")
+    assert (view.status, view.accounts[0].status, view.accounts[0].balance) == ("active", "open", -700)
+    assert ledger.get_account(region, "commons").balance == 0
+    actions = region.scalars(select(ActivityEntry.action).where(ActivityEntry.subject == "alpha")).all()
+    assert "member.leave" not in actions and "member.write_off" not in actions
+    assert run_audit(region).is_clean
