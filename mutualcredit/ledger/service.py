@@ -769,7 +769,9 @@ def _resolve_locked(
         is_same = (
             resolution.kind == kind
             and resolution.id == resolution_id
-            and (amount_minor is None or resolution.amount_minor == amount_minor)
+            # No amount means the full pending amount: it repeats a full
+            # post, not a partial one.
+            and resolution.amount_minor == (pending.amount_minor if amount_minor is None else amount_minor)
         )
         if is_same:
             return _result(resolution, is_replay=True)

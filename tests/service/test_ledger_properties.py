@@ -237,7 +237,8 @@ class Model:
             is_same = (
                 resolution.kind == kind
                 and resolution.id == effective_id
-                and (amount_minor is None or resolution.amount_minor == amount_minor)
+                # No amount means the full pending amount, so it repeats a full post only.
+                and resolution.amount_minor == (pending.amount_minor if amount_minor is None else amount_minor)
             )
             return Replay(resolution) if is_same else Refusal(_RESOLVED_ERRORS[pending.state])
         if pending.expires_at is not None and pending.expires_at <= self.now:

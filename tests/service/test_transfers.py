@@ -154,6 +154,10 @@ def test_a_pending_transfer_can_be_posted_for_less_and_the_rest_is_released(regi
     assert posted.amount_minor == 25_000
     assert figures(region, "alpha") == (-25_000, 0, 0)
     assert figures(region, "beta") == (25_000, 0, 0)
+    again = ledger.post_pending_transfer(region, pending.id, amount_minor=25_000, created_by="test", now=NOW)
+    assert again.is_replay and again.id == posted.id
+    with pytest.raises(errors.PendingTransferAlreadyPosted):  # "post it in full" is not what happened
+        ledger.post_pending_transfer(region, pending.id, created_by="test", now=NOW)
     with pytest.raises(errors.ExceedsPendingAmount):
         other = pay(region, "alpha", "beta", 100, pending=True)
         ledger.post_pending_transfer(region, other.id, amount_minor=101, created_by="test", now=NOW)
