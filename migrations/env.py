@@ -16,6 +16,15 @@ config = context.config
 target_metadata = Base.metadata
 
 
+def render_item(type_: str, obj, autogen_context):  # type: ignore[no-untyped-def]
+    """Render the models' UTC timestamp type as the plain column type it stores."""
+    from mutualcredit.db import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def database_url() -> str:
     return config.get_main_option("sqlalchemy.url") or Settings.from_environ().database_url
 
@@ -38,7 +47,9 @@ def run_migrations_online() -> None:
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, render_as_batch=True, render_item=render_item
+    )
     with context.begin_transaction():
         context.run_migrations()
 

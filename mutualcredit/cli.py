@@ -907,3 +907,13 @@ def run(group: click.Group, args: list[str] | None = None) -> None:
 
 def main() -> None:
     run(cli)
+
+
+def _add_area_commands() -> None:
+    """Commands that live with their areas (they import this module's helpers)."""
+    from mutualcredit.tokens.cli import token_group
+
+    cli.add_command(token_group)
+
+
+_add_area_commands()

@@ -5,5 +5,6 @@ from mutualcredit.db import Base
 from mutualcredit.ledger.models import Account, Checkpoint, PaymentRequest, Transfer
 from mutualcredit.members.models import Member
 from mutualcredit.region.models import Region
+from mutualcredit.tokens.models import ApiToken
 
-__all__ = ["ActivityEntry", "Account", "Base", "Checkpoint", "Member", "PaymentRequest", "Region", "Transfer"]
+__all__ = ["ActivityEntry", "Account", "ApiToken", "Base", "Checkpoint", "Member", "PaymentRequest", "Region", "Transfer"]

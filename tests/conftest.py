@@ -25,7 +25,7 @@ from mutualcredit.region.service import init_region
 
 POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IS_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-TABLES = ("payment_requests", "transfers", "checkpoints", "accounts", "members", "region", "activity_log")
+TABLES = ("api_tokens", "payment_requests", "transfers", "checkpoints", "accounts", "members", "region", "activity_log")
 
 
 def _admin_url() -> str:

@@ -207,3 +207,17 @@ def test_the_beancount_export_passes_bean_check_and_its_balances_equal_the_ledge
         name = beancount_account(account["kind"], account["code"])
         assert exported.get(name, Decimal("0.00")) == Decimal(account["balance"]), name
     assert sum(exported.values()) == 0
+
+
+def test_a_token_is_printed_once_listed_without_its_secret_and_revoked(database: str) -> None:
+    created = mutualcredit(database, "token", "create", "--member", "horno-comun", "--scopes", "accounts:read", "--name", "till")
+    secret = ok(created).strip()
+    assert secret.startswith("mct_") and "not shown again" in created.stderr
+    listing = ok(mutualcredit(database, "token", "list", "--json"))
+    assert secret not in listing
+    (token,) = json.loads(listing)
+    assert (token["member"], token["scopes"], token["revoked_at"]) == ("horno-comun", ["accounts:read"], None)
+    ok(mutualcredit(database, "token", "revoke", token["id"]))
+    assert json.loads(ok(mutualcredit(database, "token", "list", "--json")))[0]["revoked_at"] is not None
+    assert "invalid_input" in refused(mutualcredit(database, "token", "create", "--member", "horno-comun", "--scopes", "root"))
+    assert "token_not_found" in refused(mutualcredit(database, "token", "revoke", "nope"))
