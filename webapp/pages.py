@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, current_app, g, render_template, request
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from mutualcredit import errors
@@ -47,9 +48,15 @@ def index() -> str | tuple[str, int]:
 
 
 @blueprint.get("/health")
-def health() -> dict[str, str]:
-    """Liveness and database reachability, for load balancers."""
+def health() -> tuple[dict[str, str], int]:
+    """Readiness for load balancers: the database answers and the region is set up."""
     session = db_session()
-    get_region(session)
-    session.rollback()
-    return {"status": "ok"}
+    try:
+        get_region(session)
+    except errors.RegionNotConfigured:
+        return {"status": "region not configured"}, 503
+    except SQLAlchemyError:
+        return {"status": "database unreachable or not migrated"}, 503
+    finally:
+        session.rollback()
+    return {"status": "ok"}, 200

@@ -49,3 +49,10 @@ def test_an_unset_region_says_how_to_set_it_up(sqlite_url: str) -> None:
 
 def test_health_answers_ok_when_the_database_answers(demo_app) -> None:  # type: ignore[no-untyped-def]
     assert demo_app.test_client().get("/health").get_json() == {"status": "ok"}
+
+
+def test_health_says_503_when_the_region_is_not_set_up_or_the_database_not_migrated(sqlite_url: str, tmp_path) -> None:
+    assert create_app({"DATABASE_URL": sqlite_url}).test_client().get("/health").status_code == 503
+    empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
+    response = create_app({"DATABASE_URL": empty}).test_client().get("/health")
+    assert response.status_code == 503 and "not migrated" in response.get_json()["status"]
