@@ -27,7 +27,10 @@ def index() -> str | tuple[str, int]:
     try:
         region = get_region(session)
     except errors.RegionNotConfigured:
-        return render_template("setup.html"), 503
+        return render_template("setup.html", needs_migration=False), 503
+    except SQLAlchemyError:
+        session.rollback()
+        return render_template("setup.html", needs_migration=True), 503
     locale = request.accept_languages.best_match(["en", "es", "fr"]) or region.default_locale
     unit = region.unit
     members = list_members(session)

@@ -56,3 +56,9 @@ def test_health_says_503_when_the_region_is_not_set_up_or_the_database_not_migra
     empty = f"sqlite:///{tmp_path / 'empty.sqlite3'}"
     response = create_app({"DATABASE_URL": empty}).test_client().get("/health")
     assert response.status_code == 503 and "not migrated" in response.get_json()["status"]
+
+
+def test_the_home_page_of_an_unmigrated_database_says_to_migrate(tmp_path) -> None:
+    response = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}"}).test_client().get("/")
+    assert response.status_code == 503
+    assert "mutualcredit db upgrade" in response.get_data(as_text=True)
