@@ -911,8 +911,10 @@ def main() -> None:
 
 def _add_area_commands() -> None:
     """Commands that live with their areas (they import this module's helpers)."""
+    from mutualcredit.clearing.cli import clearing_group
     from mutualcredit.tokens.cli import token_group
 
+    cli.add_command(clearing_group)
     cli.add_command(token_group)
 
 
