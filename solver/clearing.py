@@ -46,14 +46,14 @@ proven optimal); the result reports its gap to the divisible optimum.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
+
+from solver._gc import garbage_collection_paused
 
 # The largest amount and the largest total debt, in minor units (see above).
 TOTAL_MINOR_MAX = 2**62
@@ -490,23 +490,9 @@ def _positions(graph: _Graph, setoff: np.ndarray) -> tuple[tuple[ParticipantPosi
     return positions, nid
 
 
-@contextlib.contextmanager
-def _garbage_collection_paused() -> Iterator[None]:
-    # Everything clear() allocates is acyclic. With a million obligations alive, one
-    # full pass of the cyclic collector, triggered by our allocations, costs more
-    # than the work around it; pausing it is safe and restores the caller's setting.
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def clear(obligations: Sequence[Obligation]) -> ClearingResult:
     """The maximum set-off that leaves every net position unchanged (amounts divisible)."""
-    with _garbage_collection_paused():
+    with garbage_collection_paused():
         return _clear(obligations)
 
 

@@ -43,12 +43,12 @@ cycle and the set-off is not maximal. The number of rounds is limited
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from solver._gc import garbage_collection_paused
 from solver.clearing import Obligation
 
 ROUNDS_MAX_DEFAULT = 100_000
@@ -79,15 +79,8 @@ def check_setoffs(
     position over a wrong set-off says nothing new), and check 5 only when
     1 to 4 pass (maximality is defined for valid set-offs only).
     """
-    # The checker allocates only acyclic objects: keep the cyclic collector from walking
-    # a million live obligations again and again (restored afterwards).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
+    with garbage_collection_paused():
         return _check_setoffs(obligations, setoffs_minor, require_maximum, is_whole, rounds_max)
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _check_setoffs(

@@ -15,15 +15,14 @@ does the line-by-line walk run, to name the first bad line.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import datetime as dt
-import gc
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from mutualcredit.clearing.errors import InvalidObligationsFile
+from solver._gc import garbage_collection_paused
 from solver.clearing import TOTAL_MINOR_MAX, Obligation
 
 DECIMALS_MAX = 4
@@ -61,22 +60,9 @@ def _parse_amount(text: str, line: int) -> tuple[int, str]:
     return int(whole), fraction
 
 
-@contextlib.contextmanager
-def _garbage_collection_paused() -> Iterator[None]:
-    # Reading a million lines creates millions of acyclic objects; the cyclic garbage
-    # collector would walk all of them again and again (it doubled the load time).
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def read_obligations(lines: Iterable[str]) -> ObligationsFile:
     """Parse the lines of an obligations CSV file (see the module docstring)."""
-    with _garbage_collection_paused():
+    with garbage_collection_paused():
         return _read_obligations(lines)
 
 
