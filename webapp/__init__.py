@@ -30,7 +30,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if session is not None:
             session.close()
 
-    from webapp import pages
+    from webapp import api, pages
 
     app.register_blueprint(pages.blueprint)
+    api.init_app(app)
     return app

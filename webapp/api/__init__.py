@@ -1,0 +1,91 @@
+"""The JSON API for local-currency schemes: ``/api/v1``, described by OpenAPI.
+
+flask-smorest writes the OpenAPI document (``/api/v1/openapi.json``, browsable
+at ``/api/v1/docs``) from the same marshmallow schemas that validate the
+requests. Every error under ``/api/`` is an RFC 9457 problem+json document
+whose ``type`` names a stable error code; HTML pages keep Flask's own errors.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, Response, jsonify, request
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+from mutualcredit import errors
+
+API_PREFIX = "/api/v1"
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "invalid_request",
+    429: "too_many_requests",
+}
+
+
+def problem(status: int, code: str, detail: str, **extra: Any) -> Response:
+    """An RFC 9457 problem+json response with a stable ``type`` per error kind."""
+    body = {"type": f"{API_PREFIX}/problems/{code}", "title": code.replace("_", " "), "status": status, "detail": detail}
+    body.update(extra)
+    response = jsonify(body)
+    response.status_code = status
+    response.content_type = PROBLEM_CONTENT_TYPE
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="mutualcredit"'
+    return response
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api, answering errors under /api/ as problem+json."""
+
+    def handle_http_exception(self, error: HTTPException) -> Any:
+        if not request.path.startswith("/api/"):
+            return error.get_response()
+        status = error.code or 500
+        extra: dict[str, Any] = {}
+        messages = getattr(error, "data", {}).get("messages") if hasattr(error, "data") else None
+        if messages:
+            extra["errors"] = messages  # marshmallow's field errors, by location and field
+        return problem(status, _HTTP_CODES.get(status, "error"), error.description or "", **extra)
+
+
+api = ProblemApi()
+
+
+def handle_domain_error(error: errors.MutualCreditError) -> Response:
+    """Map the services' typed errors to problem+json (one place for every resource)."""
+    details = {key: value for key, value in error.details.items() if isinstance(value, str | int)}
+    return problem(error.status, error.code, error.message, **details)
+
+
+def init_app(app: Flask) -> None:
+    """Bind the API to the app and register its resources."""
+    app.config.setdefault("API_TITLE", "mutualcredit")
+    app.config.setdefault("API_VERSION", "v1")
+    app.config.setdefault("OPENAPI_VERSION", "3.0.3")
+    app.config.setdefault("OPENAPI_URL_PREFIX", API_PREFIX)
+    app.config.setdefault("OPENAPI_JSON_PATH", "openapi.json")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_PATH", "/docs")
+    app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/")
+    api.init_app(app)
+    api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    from webapp.api import resources
+
+    api.register_blueprint(resources.blueprint)
+
+    @app.errorhandler(errors.MutualCreditError)
+    def on_domain_error(error: errors.MutualCreditError) -> Any:
+        if request.path.startswith("/api/"):
+            return handle_domain_error(error)
+        raise error
+
