@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, render_template, request
+from flask import Blueprint, render_template, request
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import Session
 
 from mutualcredit import errors
 from mutualcredit.members.service import list_members
 from mutualcredit.money import format_amount
 from mutualcredit.region.service import get_region
+from webapp.db import db_session
 
 blueprint = Blueprint("pages", __name__)
 
-
-def db_session() -> Session:
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["mutualcredit.sessions"]()
-    return g.db_session
 
 
 @blueprint.get("/")

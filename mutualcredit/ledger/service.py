@@ -23,11 +23,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
 from mutualcredit import errors
+from mutualcredit.activity import record_activity
 from mutualcredit.db import utc_now
 from mutualcredit.ledger import postgresql
 from mutualcredit.ledger.chain import canonical_json, transfer_hash
@@ -1119,8 +1120,6 @@ def open_account(
     actor: str,
 ) -> AccountView:
     """Open an account (members' accounts are opened by `members.service.add_member`)."""
-    from mutualcredit.activity import record_activity
-
     _check_limits_shape(floor, ceiling)
     if not ACCOUNT_CODE_PATTERN.match(code or ""):
         raise errors.InvalidInput("an account code is lower-case letters, digits and . _ : - (at most 100)")
@@ -1160,8 +1159,6 @@ def set_account_limits(
     reason: str = "",
 ) -> AccountView:
     """Change an account's floor and ceiling; refused if the balance would fall outside them."""
-    from mutualcredit.activity import record_activity
-
     _check_limits_shape(floor, ceiling)
     with _transaction(session) as conn:
         locked = _lock_accounts_by_code(conn, [code])
@@ -1196,8 +1193,6 @@ def set_account_limits(
 
 def set_account_status(session: Session, code: str, *, status: str, actor: str, reason: str = "") -> AccountView:
     """Freeze, reopen or close an account (closing needs a zero balance and no holds)."""
-    from mutualcredit.activity import record_activity
-
     if status not in {s.value for s in AccountStatus}:
         raise errors.InvalidInput(f"unknown account status {status!r}")
     with _transaction(session) as conn:
@@ -1310,8 +1305,6 @@ def statement(
 
 
 def _signed_amount(account_id: int) -> Any:
-    from sqlalchemy import case
-
     return case(
         (_transfers.c.payee_account_id == account_id, _transfers.c.amount_minor),
         else_=-_transfers.c.amount_minor,
@@ -1319,8 +1312,6 @@ def _signed_amount(account_id: int) -> Any:
 
 
 def _counterparty_account_id(account_id: int) -> Any:
-    from sqlalchemy import case
-
     return case(
         (_transfers.c.payee_account_id == account_id, _transfers.c.payer_account_id),
         else_=_transfers.c.payee_account_id,

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g, request
+from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
-from sqlalchemy.orm import Session
 
 from mutualcredit import errors
 from mutualcredit.ledger import service as ledger
 from mutualcredit.money import format_plain
 from mutualcredit.region.service import get_region
 from mutualcredit.tokens.service import TokenView, Unauthenticated, authenticate
+from webapp.db import db_session
 
 blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1", description="Mutual credit among the region's co-ops")
 
-
-def db_session() -> Session:
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["mutualcredit.sessions"]()
-    return g.db_session
 
 
 @blueprint.before_request
