@@ -17,6 +17,8 @@ class Settings:
     instance_dir: Path
     signing_key_path: Path
     secret_key: str
+    api_rate_limit: str = "1200 per minute"
+    rate_limit_storage_url: str = "memory://"
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -34,6 +36,8 @@ class Settings:
             instance_dir=instance_dir,
             signing_key_path=signing_key_path,
             secret_key=secret_key,
+            api_rate_limit=environ.get("MUTUALCREDIT_API_RATE_LIMIT", "1200 per minute"),
+            rate_limit_storage_url=environ.get("MUTUALCREDIT_RATE_LIMIT_STORAGE_URL", "memory://"),
         )
 
 

@@ -20,12 +20,12 @@ from sqlalchemy.orm import Session
 
 from mutualcredit import schema
 from mutualcredit.db import make_engine, make_session_factory
+from mutualcredit.models import Base
 from mutualcredit.members.service import add_member
 from mutualcredit.region.service import init_region
 
 POSTGRES_URL_DEFAULT = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 IS_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-TABLES = ("api_tokens", "payment_requests", "transfers", "checkpoints", "accounts", "members", "region", "activity_log")
 
 
 def _admin_url() -> str:
@@ -89,7 +89,9 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def _empty_postgres(url: str) -> None:
     engine = make_engine(url)
     with engine.begin() as connection:
-        connection.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        # Every table the models know, so a new area's tables are emptied too.
+        tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+        connection.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
 
 

@@ -18,7 +18,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the web app for the database named by the settings (or ``config``)."""
     settings = Settings.from_environ()
     app = Flask(__name__)
-    app.config.from_mapping(SECRET_KEY=settings.secret_key, DATABASE_URL=settings.database_url)
+    app.config.from_mapping(
+        SECRET_KEY=settings.secret_key,
+        DATABASE_URL=settings.database_url,
+        API_RATE_LIMIT=settings.api_rate_limit,
+        RATELIMIT_STORAGE_URI=settings.rate_limit_storage_url,
+    )
     if config:
         app.config.update(config)
     engine = make_engine(app.config["DATABASE_URL"])
@@ -31,6 +36,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             session.close()
 
     from webapp import api, pages
+    from webapp.extensions import limiter
+
+    limiter.init_app(app)
 
     app.register_blueprint(pages.blueprint)
     api.init_app(app)
