@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
@@ -13,28 +12,11 @@ from mutualcredit import errors
 from mutualcredit.ledger import service as ledger
 from mutualcredit.money import format_plain
 from mutualcredit.region.service import get_region
-from mutualcredit.tokens.service import TokenView, Unauthenticated, authenticate
+from webapp.api.auth import BEARER, protect, require_scope
 from webapp.db import db_session
 
-blueprint = Blueprint("api_v1", __name__, url_prefix="/api/v1", description="Mutual credit among the region's co-ops")
 
-
-
-@blueprint.before_request
-def require_token() -> None:
-    """Every API call carries a bearer token; the token decides what it may see and do."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, secret = header.partition(" ")
-    if scheme.lower() != "bearer" or not secret:
-        raise Unauthenticated("send 'Authorization: Bearer <token>'")
-    g.token = authenticate(db_session(), secret.strip())
-
-
-def require_scope(scope: str) -> TokenView:
-    token: TokenView = g.token
-    if not token.allows(scope):
-        raise errors.NotAllowed(f"this token lacks the {scope} scope")
-    return token
+blueprint = protect(Blueprint("api_v1", __name__, url_prefix="/api/v1", description="Mutual credit among the region's co-ops"))
 
 
 class UnitSchema(Schema):
@@ -90,7 +72,7 @@ def _account(view: ledger.AccountView, decimals: int, unit: str) -> dict[str, An
 @blueprint.route("/region")
 class RegionResource(MethodView):
     @blueprint.response(200, RegionSchema)
-    @blueprint.doc(security=[{"bearer": []}])
+    @blueprint.doc(security=BEARER)
     def get(self) -> dict[str, Any]:
         """The region's settings and unit of account."""
         region = get_region(db_session())
@@ -106,7 +88,7 @@ class RegionResource(MethodView):
 @blueprint.route("/accounts")
 class AccountsResource(MethodView):
     @blueprint.response(200, AccountSchema(many=True))
-    @blueprint.doc(security=[{"bearer": []}])
+    @blueprint.doc(security=BEARER)
     def get(self) -> list[dict[str, Any]]:
         """Accounts the token may read: its member's, or every account for a regional role."""
         token = require_scope("accounts:read")
@@ -119,7 +101,7 @@ class AccountsResource(MethodView):
 @blueprint.route("/accounts/<string:code>")
 class AccountResource(MethodView):
     @blueprint.response(200, AccountSchema)
-    @blueprint.doc(security=[{"bearer": []}])
+    @blueprint.doc(security=BEARER)
     def get(self, code: str) -> dict[str, Any]:
         """One account's balance, available credit, limits and pending holds."""
         token = require_scope("accounts:read")
