@@ -19,7 +19,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('idempotency_keys',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('token_id', sa.Integer(), nullable=False),
+    sa.Column('token_public_id', sa.String(length=16), nullable=False),
     sa.Column('key', sa.String(length=255), nullable=False),
     sa.Column('method', sa.String(length=8), nullable=False),
     sa.Column('path', sa.String(length=500), nullable=False),
@@ -33,9 +33,9 @@ def upgrade() -> None:
     sa.Column('completed_at', sa.DateTime(timezone=True), nullable=True),
     sa.CheckConstraint("state IN ('started', 'done')", name=op.f('ck_idempotency_keys_state_known')),
     sa.CheckConstraint("(state = 'done') = (response_status IS NOT NULL)", name=op.f('ck_idempotency_keys_done_has_response')),
-    sa.ForeignKeyConstraint(['token_id'], ['api_tokens.id'], name=op.f('fk_idempotency_keys_token_id_api_tokens')),
+    sa.ForeignKeyConstraint(['token_public_id'], ['api_tokens.public_id'], name=op.f('fk_idempotency_keys_token_public_id_api_tokens')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_idempotency_keys')),
-    sa.UniqueConstraint('token_id', 'key', name=op.f('uq_idempotency_keys_token_id'))
+    sa.UniqueConstraint('token_public_id', 'key', name=op.f('uq_idempotency_keys_token_public_id'))
     )
 
 

@@ -21,13 +21,13 @@ class IdempotencyKey(Base):
 
     __tablename__ = "idempotency_keys"
     __table_args__ = (
-        UniqueConstraint("token_id", "key"),
+        UniqueConstraint("token_public_id", "key"),
         CheckConstraint("state IN ('started', 'done')", name="state_known"),
         CheckConstraint("(state = 'done') = (response_status IS NOT NULL)", name="done_has_response"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    token_id: Mapped[int] = mapped_column(ForeignKey("api_tokens.id"))
+    token_public_id: Mapped[str] = mapped_column(String(16), ForeignKey("api_tokens.public_id"))
     key: Mapped[str] = mapped_column(String(255))
     method: Mapped[str] = mapped_column(String(8))
     path: Mapped[str] = mapped_column(String(500))

@@ -18,6 +18,7 @@ from mutualcredit import errors
 from mutualcredit.db import utc_now
 from mutualcredit.ledger import service as ledger
 from mutualcredit.ledger.models import Account, PaymentRequest, PaymentRequestState
+from mutualcredit.members.models import Member
 
 ACCEPTANCE_NAMESPACE = uuid.UUID("a4d3c0de-58e3-4b0e-a0d4-64bb1ad6c0a1")
 REQUEST_PAGE_SIZE_MAX = 500
@@ -77,15 +78,30 @@ def get_payment_request(session: Session, request_id: uuid.UUID) -> PaymentReque
     return _view(*row)
 
 
+def request_exists(session: Session, request_id: uuid.UUID) -> bool:
+    """Whether a request with this id was recorded (to tell a replay from a creation)."""
+    found = session.scalar(select(PaymentRequest.id).where(PaymentRequest.id == request_id)) is not None
+    session.rollback()
+    return found
+
+
 def list_payment_requests(
-    session: Session, *, account: str | None = None, state: str | None = None, limit: int = REQUEST_PAGE_SIZE_MAX
+    session: Session,
+    *,
+    account: str | None = None,
+    member: str | None = None,
+    state: str | None = None,
+    limit: int = REQUEST_PAGE_SIZE_MAX,
 ) -> list[PaymentRequestView]:
-    """Requests an account sent or received (or all), newest first."""
+    """Requests an account (or any account of a member) sent or received (or all), newest first."""
     if not 1 <= limit <= REQUEST_PAGE_SIZE_MAX:
         raise errors.InvalidInput(f"a page holds 1 to {REQUEST_PAGE_SIZE_MAX} requests")
-    query = _WITH_CODES.order_by(PaymentRequest.created_at.desc()).limit(limit)
+    query = _WITH_CODES.order_by(PaymentRequest.created_at.desc(), PaymentRequest.id).limit(limit)
     if account is not None:
         query = query.where(or_(_payer.code == account, _payee.code == account))
+    if member is not None:
+        member_id = select(Member.id).where(Member.slug == member).scalar_subquery()
+        query = query.where(or_(_payer.member_id == member_id, _payee.member_id == member_id))
     if state is not None:
         query = query.where(PaymentRequest.state == state)
     return [_view(*row) for row in session.execute(query)]

@@ -505,6 +505,60 @@ def get_transfer(session: Session, transfer_id: uuid.UUID) -> TransferResult:
     return _result(row)
 
 
+TRANSFER_PAGE_SIZE_MAX = 500
+
+
+def list_transfers(
+    session: Session,
+    *,
+    accounts: Sequence[str] | None = None,
+    counterparty: str | None = None,
+    state: str | None = None,
+    kind: str | None = None,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
+    after_seq: int | None = None,
+    descending: bool = False,
+    limit: int = 100,
+) -> list[TransferResult]:
+    """Transfers in ``seq`` order, filtered, one page after the ``after_seq`` cursor.
+
+    ``accounts`` keeps transfers touching any of those accounts (``None``: all);
+    ``counterparty`` keeps those whose other side is that account. With
+    ``descending`` the newest come first and ``after_seq`` pages backwards.
+    Paging by ``seq`` is stable: rows written later never shift a page.
+    """
+    if not 1 <= limit <= TRANSFER_PAGE_SIZE_MAX:
+        raise errors.InvalidInput(f"a page holds 1 to {TRANSFER_PAGE_SIZE_MAX} transfers")
+    query = _TRANSFER_WITH_CODES
+    if accounts is not None:
+        codes = list(accounts)
+        query = query.where(or_(_payer_account.code.in_(codes), _payee_account.code.in_(codes)))
+        if counterparty is not None:
+            query = query.where(
+                or_(
+                    _payer_account.code.in_(codes) & (_payee_account.code == counterparty),
+                    _payee_account.code.in_(codes) & (_payer_account.code == counterparty),
+                )
+            )
+    elif counterparty is not None:
+        query = query.where(or_(_payer_account.code == counterparty, _payee_account.code == counterparty))
+    if state is not None:
+        query = query.where(_transfers.c.state == state)
+    if kind is not None:
+        query = query.where(_transfers.c.kind == kind)
+    if since is not None:
+        query = query.where(_transfers.c.created_at >= since)
+    if until is not None:
+        query = query.where(_transfers.c.created_at < until)
+    if after_seq is not None:
+        query = query.where(_transfers.c.seq < after_seq if descending else _transfers.c.seq > after_seq)
+    query = query.order_by(_transfers.c.seq.desc() if descending else _transfers.c.seq).limit(limit)
+    rows = session.execute(query).all()
+    session.rollback()
+    return [_result(row) for row in rows]
+
+
 def _same_content(row: Any, spec: TransferSpec) -> bool:
     kind = TransferKind.PENDING if spec.pending else TransferKind.TRANSFER
     return (

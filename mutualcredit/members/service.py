@@ -216,3 +216,25 @@ def leave(
         before_commit=record_leaving,
     )
     return get_member(session, slug)
+
+
+def open_member_account(
+    session: Session,
+    slug: str,
+    *,
+    code: str,
+    name: str,
+    floor: int,
+    ceiling: int | None = None,
+    actor: str,
+) -> ledger.AccountView:
+    """Open a further account for an active member (its first is opened by ``add_member``)."""
+    member = _member(session, slug)
+    if member.status != MemberStatus.ACTIVE:
+        session.rollback()
+        raise errors.MemberNotActive(f"{slug} is {member.status}; only active members open accounts")
+    member_id = member.id
+    session.rollback()
+    return ledger.open_account(
+        session, code=code, name=name, kind="member", floor=floor, ceiling=ceiling, member_id=member_id, actor=actor
+    )

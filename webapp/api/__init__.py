@@ -15,6 +15,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from mutualcredit import errors
+from webapp.api.schemas import plain
 
 API_PREFIX = "/api/v1"
 PROBLEM_CONTENT_TYPE = "application/problem+json"
@@ -33,9 +34,14 @@ _HTTP_CODES = {
 }
 
 
+def problem_type(code: str) -> str:
+    """The stable ``type`` URI of an error kind."""
+    return f"{API_PREFIX}/problems/{code}"
+
+
 def problem(status: int, code: str, detail: str, **extra: Any) -> Response:
     """An RFC 9457 problem+json response with a stable ``type`` per error kind."""
-    body = {"type": f"{API_PREFIX}/problems/{code}", "title": code.replace("_", " "), "status": status, "detail": detail}
+    body = {"type": problem_type(code), "title": code.replace("_", " "), "status": status, "detail": detail}
     body.update(extra)
     response = jsonify(body)
     response.status_code = status
@@ -64,7 +70,16 @@ api = ProblemApi()
 
 def handle_domain_error(error: errors.MutualCreditError) -> Response:
     """Map the services' typed errors to problem+json (one place for every resource)."""
-    details = {key: value for key, value in error.details.items() if isinstance(value, str | int)}
+    details: dict[str, Any] = {}
+    for key, value in error.details.items():
+        if key.endswith("_minor") and isinstance(value, int):
+            # Amounts leave the API as decimal strings, never integers.
+            details[key.removesuffix("_minor")] = plain(value)
+        elif isinstance(value, str | int):
+            details[key] = value
+    item_errors = getattr(error, "item_errors", None)
+    if item_errors is not None:
+        details["errors"] = item_errors
     return problem(error.status, error.code, error.message, **details)
 
 
@@ -79,9 +94,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/")
     api.init_app(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    from webapp.api import resources
+    from webapp.api import payment_requests, resources, transfers
 
     api.register_blueprint(resources.blueprint)
+    api.register_blueprint(transfers.blueprint)
+    api.register_blueprint(payment_requests.blueprint)
 
     @app.errorhandler(errors.MutualCreditError)
     def on_domain_error(error: errors.MutualCreditError) -> Any:

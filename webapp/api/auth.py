@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from flask import g, request
+import math
+import time
+
+from flask import Response, current_app, g, request
 from flask_smorest import Blueprint
 
 from mutualcredit import errors
 from mutualcredit.tokens.service import TokenView, Unauthenticated, authenticate
 from webapp.db import db_session
+from webapp.extensions import limiter
 
 BEARER = [{"bearer": []}]
 
@@ -21,9 +25,34 @@ def authenticate_request() -> None:
     g.token = authenticate(db_session(), secret.strip())
 
 
+def _api_rate_limit() -> str:
+    return str(current_app.config["API_RATE_LIMIT"])
+
+
+def add_rate_limit_headers(response: Response) -> Response:
+    """``RateLimit-Limit``, ``-Remaining`` and ``-Reset`` (seconds), and ``Retry-After`` on 429.
+
+    These follow the IETF draft "RateLimit header fields for HTTP"; the reset
+    is a number of seconds from now, not a timestamp.
+    """
+    current = limiter.current_limit
+    if current is None:
+        return response
+    reset_in = max(0, math.ceil(current.reset_at - time.time()))
+    response.headers["RateLimit-Limit"] = str(current.limit.amount)
+    response.headers["RateLimit-Remaining"] = str(max(0, current.remaining))
+    response.headers["RateLimit-Reset"] = str(reset_in)
+    response.headers["RateLimit-Policy"] = f"{current.limit.amount};w={current.limit.get_expiry()}"
+    if response.status_code == 429:
+        response.headers["Retry-After"] = str(max(1, reset_in))
+    return response
+
+
 def protect(blueprint: Blueprint) -> Blueprint:
-    """Require a valid token on every route of ``blueprint``."""
+    """Rate-limit every route of ``blueprint`` per token, and require a valid token."""
+    limiter.limit(_api_rate_limit)(blueprint)
     blueprint.before_request(authenticate_request)
+    blueprint.after_request(add_rate_limit_headers)
     return blueprint
 
 
