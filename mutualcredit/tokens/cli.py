@@ -82,3 +82,16 @@ def token_revoke(context: Context, token_id: str, actor: str) -> None:
 
     view = revoke_token(context.session, token_id, revoked_by=actor)
     click.echo(f"token {view.public_id} revoked")
+
+
+@token_group.command("purge-keys")
+@click.option("--hours", type=click.IntRange(min=1), default=24, show_default=True, help="Keep keys this recent.")
+@pass_context
+def token_purge_keys(context: Context, hours: int) -> None:
+    """Forget Idempotency-Keys older than HOURS (a key is honoured at least that long)."""
+    import datetime as dt
+
+    from mutualcredit.idempotency.service import purge
+
+    count = purge(context.session, keep_for=dt.timedelta(hours=hours))
+    click.echo(f"{count} idempotency keys older than {hours} h removed")

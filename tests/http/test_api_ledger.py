@@ -468,3 +468,18 @@ def test_the_ledger_audits_clean_after_api_traffic(api: Api) -> None:
     api.post(f"/api/v1/requests/{request['id']}/accept")
     assert audit_passes(api)
     assert api.balance("alpha") + api.balance("beta") + api.balance("gamma") + api.balance("commons") == 0
+
+
+def test_old_idempotency_keys_are_purged_and_recent_ones_kept(api: Api) -> None:
+    import datetime as dt
+
+    from mutualcredit.idempotency.service import purge
+
+    first = api.post("/api/v1/transfers", {"payer": "alpha", "payee": "beta", "amount": "1"}, key="recent").get_json()
+    with api.session() as session:
+        assert purge(session) == 0
+        assert purge(session, now=dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=25)) == 1
+    again = api.post("/api/v1/transfers", {"payer": "alpha", "payee": "beta", "amount": "1"}, key="recent")
+    # The stored answer is gone, but the key still names the same transfer id: the ledger replays it.
+    assert again.status_code == 200 and "Idempotent-Replayed" not in again.headers
+    assert again.get_json()["id"] == first["id"] and api.transfer_count() == 1
