@@ -3,9 +3,10 @@
 from mutualcredit.activity import ActivityEntry
 from mutualcredit.db import Base
 from mutualcredit.idempotency.models import IdempotencyKey
+from mutualcredit.invoices.models import ClearingCycle, ClearingRun, Invoice, InvoiceSetoff
 from mutualcredit.ledger.models import Account, Checkpoint, PaymentRequest, Transfer
 from mutualcredit.members.models import Member
 from mutualcredit.region.models import Region
 from mutualcredit.tokens.models import ApiToken
 
-__all__ = ["ActivityEntry", "Account", "ApiToken", "Base", "Checkpoint", "IdempotencyKey", "Member", "PaymentRequest", "Region", "Transfer"]
+__all__ = ["ActivityEntry", "Account", "ApiToken", "Base", "Checkpoint", "ClearingCycle", "ClearingRun", "IdempotencyKey", "Invoice", "InvoiceSetoff", "Member", "PaymentRequest", "Region", "Transfer"]

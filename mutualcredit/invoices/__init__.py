@@ -1,0 +1,1 @@
+"""Invoices among a region's members, and clearing them by multilateral set-off."""
