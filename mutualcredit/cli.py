@@ -912,9 +912,11 @@ def main() -> None:
 def _add_area_commands() -> None:
     """Commands that live with their areas (they import this module's helpers)."""
     from mutualcredit.clearing.cli import clearing_group
+    from mutualcredit.invoices.cli import invoice_group  # also adds `clearing invoices|runs|notice`
     from mutualcredit.tokens.cli import token_group
 
     cli.add_command(clearing_group)
+    cli.add_command(invoice_group)
     cli.add_command(token_group)
 
 

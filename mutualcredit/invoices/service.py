@@ -136,6 +136,13 @@ def _view(invoice: Invoice, creditor: str, debtor: str) -> InvoiceView:
     )
 
 
+def invoice_exists(session: Session, creditor: str, number: str) -> bool:
+    """Whether ``creditor`` recorded invoice ``number`` already (to tell a replay from a creation)."""
+    found = session.get(Invoice, invoice_id_for(creditor, number.strip())) is not None
+    session.rollback()
+    return found
+
+
 def get_invoice(session: Session, invoice_id: uuid.UUID) -> InvoiceView:
     row = session.execute(_WITH_SLUGS.where(Invoice.id == invoice_id)).first()
     if row is None:
@@ -626,7 +633,7 @@ def notice(session: Session, reference: str, member: str) -> Notice:
         .join(_debtor, _debtor.id == Invoice.debtor_member_id)
         .join(InvoiceSetoff, InvoiceSetoff.invoice_id == Invoice.id)
         .where(InvoiceSetoff.run_id == run.id, or_(_creditor.slug == member, _debtor.slug == member))
-        .order_by(Invoice.due_date, Invoice.number)
+        .order_by(Invoice.due_date, Invoice.number, _creditor.slug)
     ).all()
     lines = []
     for invoice, creditor, debtor, before, amount in rows:

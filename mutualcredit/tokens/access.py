@@ -120,3 +120,16 @@ def check_request_cancel(token: TokenView, payee: AccountView) -> None:
         raise errors.NotAllowed("only the payee's member cancels a payment request")
     if token.member_slug is None and "admin" not in token.scopes:
         raise errors.NotAllowed("only the admin scope cancels other members' requests")
+
+
+def acting_member(token: TokenView, scope: str) -> str:
+    """The member a member-bound token acts for (invoices are recorded, confirmed and settled by members)."""
+    require(token, scope)
+    if token.member_slug is None:
+        raise errors.NotAllowed("only a member's token records, confirms, disputes or settles invoices")
+    return token.member_slug
+
+
+def check_run_clearing(token: TokenView) -> None:
+    if token.member_slug is not None or "admin" not in token.scopes:
+        raise errors.NotAllowed("clearing runs are started with a regional token holding the admin scope")

@@ -326,3 +326,95 @@ class StatementSchema(Schema):
     unit = fields.String(required=True)
     lines = fields.List(fields.Nested(StatementLineSchema), required=True)
     next_cursor = fields.String(allow_none=True, required=True)
+
+
+class InvoiceSchema(Schema):
+    id = fields.UUID(required=True)
+    number = fields.String(required=True, metadata={"description": "The creditor's own invoice number"})
+    creditor = fields.String(required=True, metadata={"description": "The member that is owed"})
+    debtor = fields.String(required=True)
+    amount = fields.String(required=True)
+    outstanding = fields.String(required=True, metadata={"description": "What set-offs and a settlement left"})
+    unit = fields.String(required=True)
+    due = fields.Date(required=True)
+    description = fields.String(required=True)
+    state = fields.String(required=True, metadata={"description": "recorded, confirmed, disputed or settled"})
+    dispute_reason = fields.String(required=True)
+    settlement_transfer_id = fields.UUID(allow_none=True)
+    created_at = UtcDateTime(required=True)
+
+
+class InvoiceCreateSchema(Schema):
+    number = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    debtor = fields.String(required=True, metadata={"description": "The member that owes (a member slug)"})
+    amount = Amount(required=True)
+    due = fields.Date(required=True)
+    description = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class InvoiceListQuerySchema(Schema):
+    side = fields.String(validate=validate.OneOf(["creditor", "debtor"]))
+    state = fields.String(validate=validate.OneOf(["recorded", "confirmed", "disputed", "settled"]))
+
+
+class DisputeSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
+
+
+class ClearingRunCreateSchema(Schema):
+    reference = fields.String(validate=validate.Length(min=1, max=100), metadata={"description": "Default: today's date; the same reference answers the recorded run"})
+
+
+class CycleSchema(Schema):
+    position = fields.Integer(required=True)
+    members = fields.List(fields.String(), required=True, metadata={"description": "Each owed the next; the last owed the first"})
+    amount = fields.String(required=True)
+
+
+class RunMemberSchema(Schema):
+    member = fields.String(required=True)
+    owed_before = fields.String(required=True)
+    owing_before = fields.String(required=True)
+    owed_after = fields.String(required=True)
+    owing_after = fields.String(required=True)
+
+
+class ClearingRunSchema(Schema):
+    id = fields.UUID(required=True)
+    reference = fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+    invoices = fields.Integer(required=True)
+    participants = fields.Integer(required=True)
+    unit = fields.String(required=True)
+    td = fields.String(required=True, metadata={"description": "Total debt of the confirmed invoices cleared"})
+    nid = fields.String(required=True, metadata={"description": "Net internal debt: the sum of positive net positions"})
+    cleared = fields.String(required=True)
+    remainder = fields.String(required=True)
+    bound = fields.String(required=True, metadata={"description": "TD - NID: no set-off can clear more"})
+    cycles = fields.List(fields.Nested(CycleSchema), required=True)
+    members = fields.List(fields.Nested(RunMemberSchema), required=True)
+
+
+class NoticeLineSchema(Schema):
+    invoice_id = fields.UUID(required=True)
+    number = fields.String(required=True)
+    side = fields.String(required=True, metadata={"description": "owed (you are the creditor) or owing"})
+    counterparty = fields.String(required=True)
+    due = fields.Date(required=True)
+    amount = fields.String(required=True)
+    outstanding_before = fields.String(required=True)
+    set_off = fields.String(required=True)
+    outstanding_after = fields.String(required=True)
+    settled = fields.String(required=True, metadata={"description": "wholly or partly"})
+    cycles = fields.List(fields.Integer(), required=True)
+
+
+class NoticeSchema(Schema):
+    run = fields.String(required=True)
+    member = fields.String(required=True)
+    unit = fields.String(required=True)
+    lines = fields.List(fields.Nested(NoticeLineSchema), required=True)
+
+
+class NoticeQuerySchema(Schema):
+    member = fields.String(metadata={"description": "Regional tokens: whose notice (member tokens always get their own)"})
