@@ -215,8 +215,11 @@ def demo(context: Context, if_empty: bool) -> None:
     created = load_demo(context.session)
     click.echo(
         f"demo region loaded: {created['members']} co-ops, {created['transfers']} transfers, "
-        f"{created['requests']} open requests"
+        f"{created['requests']} open requests, {created['invoices']} invoices"
     )
+    from mutualcredit.demo import DEMO_PASSWORD, DEMO_USERS
+
+    click.echo(f"demo users (password {DEMO_PASSWORD}): {', '.join(user[0] for user in DEMO_USERS)}")
 
 
 # ---------------------------------------------------------------------------
@@ -914,10 +917,14 @@ def _add_area_commands() -> None:
     from mutualcredit.clearing.cli import clearing_group
     from mutualcredit.invoices.cli import invoice_group  # also adds `clearing invoices|runs|notice`
     from mutualcredit.tokens.cli import token_group
+    from mutualcredit.users.cli import user_group
+    from mutualcredit.webhooks.cli import webhooks_group
 
     cli.add_command(clearing_group)
     cli.add_command(invoice_group)
     cli.add_command(token_group)
+    cli.add_command(user_group)
+    cli.add_command(webhooks_group)
 
 
 _add_area_commands()

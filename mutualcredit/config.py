@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 INSTANCE_DIR_DEFAULT = Path.cwd() / "instance"
+WEBHOOK_RETRY_BASE_S_DEFAULT = 30.0
+WEBHOOK_ATTEMPTS_MAX_DEFAULT = 8
+WEBHOOK_TIMEOUT_S_DEFAULT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -19,6 +22,15 @@ class Settings:
     secret_key: str
     api_rate_limit: str = "1200 per minute"
     rate_limit_storage_url: str = "memory://"
+    # Webhooks: the first retry waits webhook_retry_base_s, each next one twice as long.
+    webhook_retry_base_s: float = WEBHOOK_RETRY_BASE_S_DEFAULT
+    webhook_attempts_max: int = WEBHOOK_ATTEMPTS_MAX_DEFAULT
+    webhook_timeout_s: float = WEBHOOK_TIMEOUT_S_DEFAULT
+    webhook_worker: bool = True  # run the delivery worker inside the web app
+    # Plain-http cookies, for the local demo only (`make run` serves http on 127.0.0.1).
+    insecure_cookies: bool = False
+    # How many reverse proxies in front set X-Forwarded-For/-Proto (0: trust no such header).
+    proxy_hops: int = 0
 
     @classmethod
     def from_environ(cls, environ: dict[str, str] | None = None) -> "Settings":
@@ -38,7 +50,27 @@ class Settings:
             secret_key=secret_key,
             api_rate_limit=environ.get("MUTUALCREDIT_API_RATE_LIMIT", "1200 per minute"),
             rate_limit_storage_url=environ.get("MUTUALCREDIT_RATE_LIMIT_STORAGE_URL", "memory://"),
+            webhook_retry_base_s=_number(environ, "MUTUALCREDIT_WEBHOOK_RETRY_BASE_S", WEBHOOK_RETRY_BASE_S_DEFAULT, 0.001),
+            webhook_attempts_max=int(_number(environ, "MUTUALCREDIT_WEBHOOK_ATTEMPTS_MAX", WEBHOOK_ATTEMPTS_MAX_DEFAULT, 1)),
+            webhook_timeout_s=_number(environ, "MUTUALCREDIT_WEBHOOK_TIMEOUT_S", WEBHOOK_TIMEOUT_S_DEFAULT, 0.1),
+            webhook_worker=environ.get("MUTUALCREDIT_WEBHOOK_WORKER", "true").strip().lower() not in ("0", "false", "no", "off"),
+            insecure_cookies=environ.get("MUTUALCREDIT_INSECURE_COOKIES", "").lower() in ("1", "true", "yes"),
+            proxy_hops=int(environ.get("MUTUALCREDIT_PROXY_HOPS", "0") or 0),
         )
+
+
+def _number(environ: dict[str, str], name: str, default: float, minimum: float) -> float:
+    """A number from the environment, at least ``minimum``; a clear error otherwise."""
+    text = (environ.get(name) or "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{name}={text!r} is not a number") from None
+    if not value >= minimum:  # also refuses NaN
+        raise ValueError(f"{name}={text!r} must be at least {minimum}")
+    return value
 
 
 def normalise_database_url(url: str) -> str:

@@ -2,7 +2,8 @@
 
 Everything goes through the services, as real use would, with timestamps
 spread over the past months. The random generator is seeded, so the demo
-is the same on every machine (only shifted to end today).
+is the same on every machine (only shifted to end today). Demo users, one
+per kind of role, share ``DEMO_PASSWORD``: a demo only, never a real region.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ from sqlalchemy.orm import Session
 from mutualcredit import errors
 from mutualcredit.db import utc_now
 from mutualcredit.ledger import requests
+from mutualcredit.invoices.demo import load_demo_invoices
 from mutualcredit.ledger import service as ledger
 from mutualcredit.members import service as members
 from mutualcredit.region.models import Region
 from mutualcredit.region.service import init_region
+from mutualcredit.users import service as users
+from mutualcredit.users.passwords import PRODUCTION_HASHING, PasswordHashing
 
 DEMO_SEED = 20261123
 DEMO_ACTOR = "demo"
+DEMO_DECIMALS = 2
 DEMO_NAMESPACE = uuid.UUID("3e0d2f55-0b1e-4d43-b1a5-d7a3c5a2c9f4")
 
 # slug, name, trade, floor (whole units), what it sells, typical sale (whole units)
@@ -41,6 +46,16 @@ CO_OPS = (
     ("hilo-textil", "Hilo Textil", "textiles", -1500, "workwear and uniforms", 450),
     ("sol-energia", "Sol Energía", "solar installation", -4000, "solar panels and maintenance", 1500),
 )
+# email, name, regional roles, (member, role) pairs
+DEMO_USERS = (
+    ("admin@ribera.example", "Ada (admin)", ("admin",), ()),
+    ("coordinator@ribera.example", "Carmen (coordinator)", ("coordinator",), ()),
+    ("auditor@ribera.example", "Aurelio (auditor)", ("auditor",), ()),
+    ("treasurer@horno-comun.example", "Teresa (Horno Común)", (), (("horno-comun", "treasurer"),)),
+    ("viewer@horno-comun.example", "Víctor (Horno Común)", (), (("horno-comun", "viewer"),)),
+    ("treasurer@tierra-viva.example", "Tomás (Tierra Viva)", (), (("tierra-viva", "treasurer"),)),
+)
+DEMO_PASSWORD = "ribera-demo-password"
 MONTHS = 5
 TRANSFERS = 360
 OPEN_REQUESTS = 7
@@ -50,7 +65,9 @@ def demo_id(*parts: object) -> uuid.UUID:
     return uuid.uuid5(DEMO_NAMESPACE, ":".join(str(part) for part in parts))
 
 
-def load_demo(session: Session, *, now: dt.datetime | None = None) -> dict[str, int]:
+def load_demo(
+    session: Session, *, now: dt.datetime | None = None, password_hashing: PasswordHashing = PRODUCTION_HASHING
+) -> dict[str, int]:
     """Create the demo region in an empty database; returns what it created."""
     if session.scalar(select(Region)) is not None:
         session.rollback()
@@ -65,7 +82,7 @@ def load_demo(session: Session, *, now: dt.datetime | None = None) -> dict[str, 
         unit_code="RBC",
         unit_name="Ribera credit",
         unit_symbol="RC",
-        decimals=2,
+        decimals=DEMO_DECIMALS,
         default_locale="en",
         time_zone="Europe/Madrid",
         actor=DEMO_ACTOR,
@@ -152,4 +169,26 @@ def load_demo(session: Session, *, now: dt.datetime | None = None) -> dict[str, 
             created_by=f"demo:{payee}",
             now=now - dt.timedelta(hours=rng.randint(1, 120)),
         )
-    return {"members": len(CO_OPS), "transfers": posted, "refused": refused, "requests": OPEN_REQUESTS}
+    for email, name, regional_roles, member_roles in DEMO_USERS:
+        users.add_user(
+            session,
+            email=email,
+            display_name=name,
+            password=DEMO_PASSWORD,
+            actor=DEMO_ACTOR,
+            regional_roles=regional_roles,
+            member_roles=member_roles,
+            hashing=password_hashing,
+            now=start,
+        )
+    invoice_counts = load_demo_invoices(
+        session, [slug for slug, *_ in CO_OPS], today=now.date(), seed=DEMO_SEED, decimals=DEMO_DECIMALS
+    )
+    return {
+        "members": len(CO_OPS),
+        "transfers": posted,
+        "refused": refused,
+        "requests": OPEN_REQUESTS,
+        "users": len(DEMO_USERS),
+        "invoices": sum(invoice_counts.values()),
+    }

@@ -8,5 +8,26 @@ from mutualcredit.ledger.models import Account, Checkpoint, PaymentRequest, Tran
 from mutualcredit.members.models import Member
 from mutualcredit.region.models import Region
 from mutualcredit.tokens.models import ApiToken
+from mutualcredit.users.models import Invitation, Membership, RegionalRole, User
+from mutualcredit.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEvent, WebhookSubscription
 
-__all__ = ["ActivityEntry", "Account", "ApiToken", "Base", "Checkpoint", "ClearingCycle", "ClearingRun", "IdempotencyKey", "Invoice", "InvoiceSetoff", "Member", "PaymentRequest", "Region", "Transfer"]
+__all__ = [
+    "ActivityEntry",
+    "Account",
+    "ApiToken",
+    "Base",
+    "Checkpoint",
+    "IdempotencyKey",
+    "Invitation",
+    "Member",
+    "Membership",
+    "PaymentRequest",
+    "Region",
+    "RegionalRole",
+    "Transfer",
+    "User",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEvent",
+    "WebhookSubscription",
+]

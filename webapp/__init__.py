@@ -23,9 +23,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         DATABASE_URL=settings.database_url,
         API_RATE_LIMIT=settings.api_rate_limit,
         RATELIMIT_STORAGE_URI=settings.rate_limit_storage_url,
+        INSECURE_COOKIES=settings.insecure_cookies,
+        PROXY_HOPS=settings.proxy_hops,
     )
     if config:
         app.config.update(config)
+    _configure_webhooks(app, settings)
     engine = make_engine(app.config["DATABASE_URL"])
     app.extensions["mutualcredit.sessions"] = make_session_factory(engine)
 
@@ -35,11 +38,53 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if session is not None:
             session.close()
 
-    from webapp import api, pages
+    from webapp import api, auth, i18n, invoice_pages, pages, people, tokens_pages
     from webapp.extensions import limiter
 
     limiter.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)
 
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(tokens_pages.blueprint)
+    app.register_blueprint(people.blueprint)
+    app.register_blueprint(invoice_pages.blueprint)
     api.init_app(app)
+    _start_webhook_worker(app)
     return app
+
+
+def _configure_webhooks(app: Flask, settings: Settings) -> None:
+    # Tests (TESTING) run no worker thread unless they ask for one.
+    app.config.setdefault("WEBHOOK_WORKER", settings.webhook_worker and not app.testing)
+    app.config.setdefault("WEBHOOK_RETRY_BASE_S", settings.webhook_retry_base_s)
+    app.config.setdefault("WEBHOOK_ATTEMPTS_MAX", settings.webhook_attempts_max)
+    app.config.setdefault("WEBHOOK_TIMEOUT_S", settings.webhook_timeout_s)
+
+
+def _start_webhook_worker(app: Flask) -> None:
+    """Deliver webhooks from a daemon thread (with WEBHOOK_WORKER), woken after a request that recorded events."""
+    from mutualcredit.webhooks.outbox import take_recorded
+    from mutualcredit.webhooks.worker import DeliveryWorker, WorkerSettings, wake
+
+    @app.after_request
+    def wake_webhook_worker(response: Any) -> Any:
+        # The view's service has committed by now, so the events it recorded
+        # go out at once; requests that recorded none wake nothing.
+        if take_recorded() and response.status_code < 400:
+            wake()
+        return response
+
+    if not app.config["WEBHOOK_WORKER"]:
+        return
+    worker = DeliveryWorker(
+        app.extensions["mutualcredit.sessions"],
+        WorkerSettings(
+            retry_base_s=float(app.config["WEBHOOK_RETRY_BASE_S"]),
+            attempts_max=int(app.config["WEBHOOK_ATTEMPTS_MAX"]),
+            timeout_s=float(app.config["WEBHOOK_TIMEOUT_S"]),
+            poll_interval_s=float(app.config.get("WEBHOOK_POLL_INTERVAL_S", 1.0)),
+        ),
+    )
+    app.extensions["mutualcredit.webhook_worker"] = worker
+    worker.start()

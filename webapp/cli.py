@@ -15,7 +15,8 @@ def serve(host: str, port: int, debug: bool) -> None:
     """Serve the web app (for production, use gunicorn: see the README)."""
     from webapp import create_app
 
-    create_app().run(host=host, port=port, debug=debug)
+    # Debug mode serves plain http, so its session cookie may not insist on https.
+    create_app({"DEBUG": True} if debug else None).run(host=host, port=port, debug=debug)
 
 
 def main() -> None:

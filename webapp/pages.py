@@ -1,18 +1,24 @@
-"""Pages for people: for now the region's members and their balances."""
+"""Pages for people: for now the region's members and their balances.
+
+Anyone may see that the region exists; member data needs a login, and each
+person sees the members their roles let them read.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
+from flask_login import current_user
 from sqlalchemy.exc import SQLAlchemyError
 
 from mutualcredit import errors
 from mutualcredit.members.service import list_members
 from mutualcredit.money import format_amount
 from mutualcredit.region.service import get_region
+from webapp.auth import add_error_pages, current_principal
 from webapp.db import db_session
+from webapp.i18n import current_locale
 
-blueprint = Blueprint("pages", __name__)
-
+blueprint = add_error_pages(Blueprint("pages", __name__))
 
 
 @blueprint.get("/")
@@ -26,9 +32,12 @@ def index() -> str | tuple[str, int]:
     except SQLAlchemyError:
         session.rollback()
         return render_template("setup.html", needs_migration=True), 503
-    locale = request.accept_languages.best_match(["en", "es", "fr"]) or region.default_locale
+    if not current_user.is_authenticated:
+        return render_template("index.html", region=region, rows=None)
+    readable = current_principal().readable_member_slugs()
+    locale = current_locale()
     unit = region.unit
-    members = list_members(session)
+    members = [member for member in list_members(session) if readable is None or member.slug in readable]
     session.rollback()
     rows = [
         {

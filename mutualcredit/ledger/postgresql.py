@@ -6,6 +6,13 @@ round trips and less client work: account rows are locked with one
 accounts' new cached figures are written by ONE statement (a data-modifying
 CTE over ``unnest`` arrays) whatever the number of transfers. Array
 parameters keep the statement text fixed, so psycopg prepares it once.
+
+Webhooks ride along at no extra round trip: the locking query reads one more
+column, the region's facts while a subscription is active and NULL otherwise
+(an uncorrelated scalar subquery, evaluated once per statement; a join there
+made PostgreSQL re-plan the prepared query at every call), and when it came
+back non-NULL the write statement gets one more CTE branch that inserts the
+events.
 """
 
 from __future__ import annotations
@@ -21,8 +28,10 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import IntegrityError
 
 _LOCK_SQL = """
-SELECT a.id, a.code, a.status, m.status AS member_status, a.floor, a.ceiling,
-       a.balance, a.debits_pending, a.credits_pending, a.head
+SELECT a.id, a.code, a.status, a.member_id, m.status AS member_status, a.floor, a.ceiling,
+       a.balance, a.debits_pending, a.credits_pending, a.head,
+       (SELECT json_build_array(r.slug, r.unit_code, r.decimals) FROM region AS r
+        WHERE EXISTS (SELECT 1 FROM webhook_subscriptions WHERE active)) AS events_region
 FROM accounts AS a LEFT JOIN members AS m ON m.id = a.member_id
 WHERE a.{column} = ANY(%s::{array_type})
 ORDER BY a.id
@@ -34,7 +43,7 @@ LOCK_BY_ID_SQL = _LOCK_SQL.format(column="id", array_type="int[]")
 # The UPDATE is conditional on the head read under lock; the count of
 # updated accounts comes back with the inserted rows, so the caller can
 # check that no one wrote to a locked account before it commits.
-WRITE_SQL = """
+WRITE_SQL_TEMPLATE = """
 WITH moved AS (
     UPDATE accounts AS a
     SET balance = v.balance, debits_pending = v.debits_pending,
@@ -55,13 +64,13 @@ WITH moved AS (
                          %(created_by)s::text[], %(created_at)s::timestamptz[],
                          %(payer_prev_head)s::text[], %(payee_prev_head)s::text[], %(hash)s::text[])
     RETURNING id, seq
-)
+){events}
 SELECT inserted.id, inserted.seq, (SELECT count(*) FROM moved) AS moved FROM inserted
 """
 
 # The common case, one transfer and its two accounts, with plain parameters:
 # dumping arrays costs more client time than the statement saves.
-WRITE_ONE_SQL = """
+WRITE_ONE_SQL_TEMPLATE = """
 WITH moved AS (
     UPDATE accounts AS a
     SET balance = v.balance, debits_pending = v.debits_pending,
@@ -82,9 +91,27 @@ WITH moved AS (
             %(reverses_id)s::uuid, %(expires_at)s::timestamptz, %(created_by)s,
             %(created_at)s::timestamptz, %(payer_prev_head)s, %(payee_prev_head)s, %(hash)s)
     RETURNING id, seq
-)
+){events}
 SELECT inserted.id, inserted.seq, (SELECT count(*) FROM moved) AS moved FROM inserted
 """
+
+# The webhook events of the transfers, when someone listens: a data-modifying
+# CTE runs to completion even though the final SELECT does not read it.
+_EVENTS_CTE = """, events AS (
+    INSERT INTO webhook_events (id, type, payload, payer_member_id, payee_member_id, created_at)
+    SELECT * FROM unnest(%(e_id)s::uuid[], %(e_type)s::text[], %(e_payload)s::json[],
+                         %(e_payer_member_id)s::int[], %(e_payee_member_id)s::int[],
+                         %(e_created_at)s::timestamptz[])
+)"""
+_EVENT_CTE = """, events AS (
+    INSERT INTO webhook_events (id, type, payload, payer_member_id, payee_member_id, created_at)
+    VALUES (%(e_id)s::uuid, %(e_type)s, %(e_payload)s::json, %(e_payer_member_id)s::int,
+            %(e_payee_member_id)s::int, %(e_created_at)s::timestamptz)
+)"""
+WRITE_SQL = WRITE_SQL_TEMPLATE.format(events="")
+WRITE_WITH_EVENTS_SQL = WRITE_SQL_TEMPLATE.format(events=_EVENTS_CTE)
+WRITE_ONE_SQL = WRITE_ONE_SQL_TEMPLATE.format(events="")
+WRITE_ONE_WITH_EVENT_SQL = WRITE_ONE_SQL_TEMPLATE.format(events=_EVENT_CTE)
 
 FETCH_SQL = """
 SELECT t.seq, t.id, t.kind, t.state, t.amount_minor, t.description, t.metadata, t.pending_id,
@@ -142,15 +169,19 @@ def lock_accounts(conn: Connection, *, codes: Sequence[str] = (), ids: Sequence[
     return _execute(conn, LOCK_BY_ID_SQL, (list(ids),))
 
 
+def _dump(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
 def write(
-    conn: Connection, rows: Sequence[dict[str, Any]], accounts: Iterable[Any]
+    conn: Connection, rows: Sequence[dict[str, Any]], accounts: Iterable[Any], events: Sequence[Any] = ()
 ) -> tuple[dict[uuid.UUID, int], int]:
-    """Insert the rows and update the dirty accounts in one statement.
+    """Insert the rows (and their webhook ``events``) and update the dirty accounts in one statement.
 
     Returns the new seq of each transfer id and how many accounts were updated.
     """
     dirty = [account for account in accounts if account.is_dirty]
-    if len(rows) == 1 and len(dirty) == 2:
+    if len(rows) == 1 and len(dirty) == 2 and len(events) <= 1:
         one = dict(rows[0])
         one["metadata"] = json.dumps(one["metadata"], separators=(",", ":"))
         for index, account in enumerate(dirty):
@@ -160,7 +191,19 @@ def write(
             one[f"a{index}_debits_pending"] = account.debits_pending
             one[f"a{index}_credits_pending"] = account.credits_pending
             one[f"a{index}_head"] = account.head
-        (written,) = _execute(conn, WRITE_ONE_SQL, one)
+        sql = WRITE_ONE_SQL
+        if events:
+            (event,) = events
+            one.update(
+                e_id=event.id,
+                e_type=event.type,
+                e_payload=_dump(event.payload),
+                e_payer_member_id=event.payer_member_id,
+                e_payee_member_id=event.payee_member_id,
+                e_created_at=event.created_at,
+            )
+            sql = WRITE_ONE_WITH_EVENT_SQL
+        (written,) = _execute(conn, sql, one)
         return {written.id: written.seq}, written.moved
     params: dict[str, Any] = {
         "a_id": [a.id for a in dirty],
@@ -172,8 +215,19 @@ def write(
     }
     for column in _TRANSFER_COLUMNS:
         params[column] = [row[column] for row in rows]
-    params["metadata"] = [json.dumps(value, separators=(",", ":")) for value in params["metadata"]]
-    result = _execute(conn, WRITE_SQL, params)
+    params["metadata"] = [_dump(value) for value in params["metadata"]]
+    sql = WRITE_SQL
+    if events:
+        params.update(
+            e_id=[event.id for event in events],
+            e_type=[event.type for event in events],
+            e_payload=[_dump(event.payload) for event in events],
+            e_payer_member_id=[event.payer_member_id for event in events],
+            e_payee_member_id=[event.payee_member_id for event in events],
+            e_created_at=[event.created_at for event in events],
+        )
+        sql = WRITE_WITH_EVENTS_SQL
+    result = _execute(conn, sql, params)
     return {row.id: row.seq for row in result}, (result[0].moved if result else 0)
 
 

@@ -2,6 +2,8 @@
 
 A request becomes a transfer only when the payer accepts it; the transfer's
 id is derived from the request's, so accepting twice never pays twice.
+Creating and accepting a request record their webhook events
+(``request.created``, ``request.accepted``) in the same database transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from mutualcredit.db import utc_now
 from mutualcredit.ledger import service as ledger
 from mutualcredit.ledger.models import Account, PaymentRequest, PaymentRequestState
 from mutualcredit.members.models import Member
+from mutualcredit.webhooks import outbox
+from mutualcredit.webhooks.models import EventType
 
 ACCEPTANCE_NAMESPACE = uuid.UUID("a4d3c0de-58e3-4b0e-a0d4-64bb1ad6c0a1")
 REQUEST_PAGE_SIZE_MAX = 500
@@ -153,18 +157,26 @@ def create_payment_request(
         for code in (payee, payer):
             if accounts[code].status != "open":
                 raise errors.AccountNotOpen(f"account {code} is {accounts[code].status}", account=code)
-        session.add(
-            PaymentRequest(
-                id=id,
-                payer_account_id=accounts[payer].id,
-                payee_account_id=accounts[payee].id,
-                amount_minor=amount_minor,
-                description=description,
-                state=PaymentRequestState.OPEN,
-                expires_at=expires_at,
-                created_by=created_by,
-                created_at=now,
-            )
+        request = PaymentRequest(
+            id=id,
+            payer_account_id=accounts[payer].id,
+            payee_account_id=accounts[payee].id,
+            amount_minor=amount_minor,
+            description=description,
+            state=PaymentRequestState.OPEN,
+            expires_at=expires_at,
+            created_by=created_by,
+            created_at=now,
+        )
+        session.add(request)
+        session.flush()
+        outbox.record_request_event(
+            session.connection(),
+            EventType.REQUEST_CREATED,
+            _view(request, payer, payee),
+            payer_account_id=request.payer_account_id,
+            payee_account_id=request.payee_account_id,
+            created_at=now,
         )
         session.commit()
     except BaseException:
@@ -202,7 +214,7 @@ def accept_payment_request(
         metadata={"payment_request": str(request_id)},
     )
 
-    def mark_accepted(conn, _row) -> None:  # type: ignore[no-untyped-def]
+    def mark_accepted(conn, row) -> None:  # type: ignore[no-untyped-def]
         changed = conn.execute(
             update(PaymentRequest.__table__)
             .where(PaymentRequest.id == request_id, PaymentRequest.state == PaymentRequestState.OPEN)
@@ -210,6 +222,21 @@ def accept_payment_request(
         ).rowcount
         if changed != 1:
             raise errors.PaymentRequestNotOpen(f"payment request {request_id} was decided meanwhile")
+        accepted = dataclasses.replace(
+            view,
+            state=PaymentRequestState.ACCEPTED,
+            decided_by=decided_by,
+            decided_at=now,
+            transfer_id=transfer_id,
+        )
+        outbox.record_request_event(
+            conn,
+            EventType.REQUEST_ACCEPTED,
+            accepted,
+            payer_account_id=row["payer_account_id"],
+            payee_account_id=row["payee_account_id"],
+            created_at=now,
+        )
 
     return ledger._create_checked(session, spec, created_by=decided_by, now=now, before_commit=mark_accepted)
 

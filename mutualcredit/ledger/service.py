@@ -11,6 +11,12 @@ in one documented order, so the same bad input always gets the same error:
 3. the accounts exist (payer, then payee);
 4. the accounts are open (payer, then payee) and their members active;
 5. the payer's floor, then the payee's ceiling, counting pending holds.
+
+Webhook events (``transfer.posted``, ``transfer.pending``) are written by
+``_write`` in the same database transaction as the transfers they report,
+and only while a subscription is active: the query that locks the accounts
+also says whether anyone listens (see `mutualcredit.webhooks.outbox`), so
+with no subscription the hot path costs no extra round trip.
 """
 
 from __future__ import annotations
@@ -42,6 +48,8 @@ from mutualcredit.ledger.models import (
 )
 from mutualcredit.members.models import Member, MemberStatus
 from mutualcredit.money import AMOUNT_MINOR_MAX
+from mutualcredit.webhooks import outbox
+from mutualcredit.webhooks.payloads import EventRegion
 
 BATCH_SIZE_MAX = 1_000
 DESCRIPTION_LENGTH_MAX = 500
@@ -134,6 +142,7 @@ class _LockedAccount:
     id: int
     code: str
     status: str
+    member_id: int | None
     member_status: str | None
     floor: int | None
     ceiling: int | None
@@ -146,6 +155,17 @@ class _LockedAccount:
     @property
     def is_dirty(self) -> bool:
         return self.head != self.head_locked
+
+
+class _LockedAccounts(dict[str, _LockedAccount]):
+    """Accounts locked for this database transaction, by code.
+
+    ``events_region`` is read by the same locking query: the region's facts
+    while a webhook subscription is active (events are then recorded), else
+    None.
+    """
+
+    events_region: EventRegion | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -167,6 +187,7 @@ _LOCK_COLUMNS = (
     _accounts.c.id,
     _accounts.c.code,
     _accounts.c.status,
+    _accounts.c.member_id,
     _members.c.status.label("member_status"),
     _accounts.c.floor,
     _accounts.c.ceiling,
@@ -174,6 +195,7 @@ _LOCK_COLUMNS = (
     _accounts.c.debits_pending,
     _accounts.c.credits_pending,
     _accounts.c.head,
+    outbox.EVENTS_REGION_COLUMN,
 )
 _LOCK_FROM = _accounts.outerjoin(_members, _members.c.id == _accounts.c.member_id)
 # Rows are locked in account-id order by every writer, so two writers never
@@ -205,12 +227,14 @@ _UPDATE_ACCOUNT = (
 _INSERT_TRANSFERS = insert(_transfers).returning(_transfers.c.seq, sort_by_parameter_order=True)
 
 
-def _lock_rows(rows: Iterable[Any]) -> dict[str, _LockedAccount]:
-    return {
-        row.code: _LockedAccount(
+def _lock_rows(rows: Iterable[Any]) -> _LockedAccounts:
+    locked = _LockedAccounts()
+    for row in rows:
+        locked[row.code] = _LockedAccount(
             id=row.id,
             code=row.code,
             status=row.status,
+            member_id=row.member_id,
             member_status=row.member_status,
             floor=row.floor,
             ceiling=row.ceiling,
@@ -220,33 +244,37 @@ def _lock_rows(rows: Iterable[Any]) -> dict[str, _LockedAccount]:
             head=row.head,
             head_locked=row.head,
         )
-        for row in rows
-    }
+        locked.events_region = outbox.event_region(row.events_region)
+    return locked
 
 
-def _lock_accounts_by_code(conn: Connection, codes: Iterable[str]) -> dict[str, _LockedAccount]:
+def _lock_accounts_by_code(conn: Connection, codes: Iterable[str]) -> _LockedAccounts:
     if conn.dialect.name == "postgresql":
         return _lock_rows(postgresql.lock_accounts(conn, codes=sorted(set(codes))))
     return _lock_rows(conn.execute(_LOCK_BY_CODE, {"codes": sorted(set(codes))}))
 
 
-def _lock_accounts_by_id(conn: Connection, ids: Iterable[int]) -> dict[str, _LockedAccount]:
+def _lock_accounts_by_id(conn: Connection, ids: Iterable[int]) -> _LockedAccounts:
     if conn.dialect.name == "postgresql":
         return _lock_rows(postgresql.lock_accounts(conn, ids=sorted(set(ids))))
     return _lock_rows(conn.execute(_LOCK_BY_ID, {"ids": sorted(set(ids))}))
 
 
-def _write(conn: Connection, rows: list[dict[str, Any]], accounts: Iterable[_LockedAccount]) -> list[int]:
-    """Insert the new transfer rows and store the accounts' new cached figures."""
-    accounts = list(accounts)
+def _write(conn: Connection, rows: list[dict[str, Any]], locked: _LockedAccounts) -> list[int]:
+    """Insert the new transfer rows, their webhook events, and the accounts' new cached figures."""
+    accounts = list(locked.values())
     dirty_count = sum(1 for account in accounts if account.is_dirty)
+    events = _events_of(rows, accounts, locked.events_region) if locked.events_region is not None else []
+    if events:
+        outbox.note_recorded()
     if conn.dialect.name == "postgresql":
         if not rows:
             return []
-        seq_of, updated = postgresql.write(conn, rows, accounts)
+        seq_of, updated = postgresql.write(conn, rows, accounts, events)
         seqs = [seq_of[row["id"]] for row in rows]
     else:
         seqs, updated = _write_portable(conn, rows, accounts)
+        outbox.insert_events(conn, events)
     # Every account was read under lock; a changed head means something
     # wrote to it without taking the lock, which is a bug, not a user error.
     if updated != dirty_count:
@@ -254,6 +282,25 @@ def _write(conn: Connection, rows: list[dict[str, Any]], accounts: Iterable[_Loc
     for account in accounts:
         account.head_locked = account.head
     return seqs
+
+
+def _events_of(
+    rows: list[dict[str, Any]], accounts: list[_LockedAccount], region: EventRegion
+) -> list[outbox.EventRow]:
+    """The webhook events announcing new transfer rows (built only while someone listens)."""
+    by_id = {account.id: account for account in accounts}
+    events = []
+    for row in rows:
+        payer, payee = by_id[row["payer_account_id"]], by_id[row["payee_account_id"]]
+        event = outbox.transfer_event(
+            _Row({**row, "payer": payer.code, "payee": payee.code}),
+            region,
+            payer_member_id=payer.member_id,
+            payee_member_id=payee.member_id,
+        )
+        if event is not None:
+            events.append(event)
+    return events
 
 
 def _write_portable(
@@ -627,7 +674,7 @@ def _create_checked(
                 created_at=created_at,
                 bypass_member_status=bypass_member_status,
             )
-            (row["seq"],) = _write(conn, [row], accounts.values())
+            (row["seq"],) = _write(conn, [row], accounts)
             if before_commit is not None:
                 before_commit(conn, row)
     except errors.MutualCreditError:
@@ -725,7 +772,7 @@ def _create_batch_once(
                 outcomes.append(-1)
             existing = _fetch_transfers(conn, {spec.id for spec in valid})
             codes = {code for spec in valid if spec.id not in existing for code in (spec.payer, spec.payee)}
-            accounts = _lock_accounts_by_code(conn, codes) if codes else {}
+            accounts = _lock_accounts_by_code(conn, codes) if codes else _LockedAccounts()
             for index, spec in enumerate(specs):
                 if outcomes[index] != -1:
                     continue
@@ -748,7 +795,7 @@ def _create_batch_once(
                     outcomes[index] = error
             if is_atomic and any(isinstance(outcome, errors.MutualCreditError) for outcome in outcomes):
                 raise _AbortBatch()
-            for row, seq in zip(new_rows, _write(conn, new_rows, accounts.values()), strict=True):
+            for row, seq in zip(new_rows, _write(conn, new_rows, accounts), strict=True):
                 row["seq"] = seq
     except _AbortBatch:
         return [
@@ -864,7 +911,7 @@ def _resolve_locked(
         created_at=created_at,
         pending_id=pending_id,
     )
-    (row["seq"],) = _write(conn, [row], accounts.values())
+    (row["seq"],) = _write(conn, [row], accounts)
     changed = conn.execute(
         update(_transfers)
         .where(_transfers.c.id == pending_id, _transfers.c.state == TransferState.PENDING)
@@ -1087,7 +1134,7 @@ def close_accounts(
             )
             _validate_spec(spec)
             rows.append(_apply_spec(spec, accounts, created_by=created_by, created_at=created_at, bypass_member_status=True))
-        for row, seq in zip(rows, _write(conn, rows, accounts.values()), strict=True):
+        for row, seq in zip(rows, _write(conn, rows, accounts), strict=True):
             row["seq"] = seq
         conn.execute(
             update(_accounts).where(_accounts.c.code.in_(list(codes))).values(status=AccountStatus.CLOSED)

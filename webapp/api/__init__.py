@@ -15,10 +15,10 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from mutualcredit import errors
+from webapp.api.problem_docs import PROBLEM_CONTENT_TYPE, ProblemResponses, ProblemSchema
 from webapp.api.schemas import plain
 
 API_PREFIX = "/api/v1"
-PROBLEM_CONTENT_TYPE = "application/problem+json"
 
 _HTTP_CODES = {
     400: "bad_request",
@@ -52,7 +52,9 @@ def problem(status: int, code: str, detail: str, **extra: Any) -> Response:
 
 
 class ProblemApi(Api):
-    """flask-smorest's Api, answering errors under /api/ as problem+json."""
+    """flask-smorest's Api, answering errors under /api/ as problem+json (and documenting them so)."""
+
+    ERROR_SCHEMA = ProblemSchema
 
     def handle_http_exception(self, error: HTTPException) -> Any:
         if not request.path.startswith("/api/"):
@@ -62,10 +64,15 @@ class ProblemApi(Api):
         messages = getattr(error, "data", {}).get("messages") if hasattr(error, "data") else None
         if messages:
             extra["errors"] = messages  # marshmallow's field errors, by location and field
-        return problem(status, _HTTP_CODES.get(status, "error"), error.description or "", **extra)
+        response = problem(status, _HTTP_CODES.get(status, "error"), error.description or "", **extra)
+        # Keep the exception's own headers, such as a 405's Allow (RFC 9110 requires it).
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                response.headers[name] = value
+        return response
 
 
-api = ProblemApi()
+api = ProblemApi(spec_kwargs={"extra_plugins": [ProblemResponses()]})
 
 
 def handle_domain_error(error: errors.MutualCreditError) -> Response:
@@ -94,9 +101,10 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/")
     api.init_app(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    from webapp.api import invoices, payment_requests, resources, transfers
+    from webapp.api import invoices, payment_requests, resources, transfers, webhooks
 
     api.register_blueprint(resources.blueprint)
+    api.register_blueprint(webhooks.blueprint)
     api.register_blueprint(transfers.blueprint)
     api.register_blueprint(payment_requests.blueprint)
     api.register_blueprint(invoices.blueprint)

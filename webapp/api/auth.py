@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from mutualcredit import errors
 from mutualcredit.tokens.service import TokenView, Unauthenticated, authenticate
+from webapp.api.guards import refuse_nul_characters
 from webapp.db import db_session
 from webapp.extensions import limiter
 
@@ -49,9 +50,10 @@ def add_rate_limit_headers(response: Response) -> Response:
 
 
 def protect(blueprint: Blueprint) -> Blueprint:
-    """Rate-limit every route of ``blueprint`` per token, and require a valid token."""
+    """Rate-limit every route of ``blueprint`` per token, require a valid token, refuse NUL characters."""
     limiter.limit(_api_rate_limit)(blueprint)
     blueprint.before_request(authenticate_request)
+    blueprint.before_request(refuse_nul_characters)
     blueprint.after_request(add_rate_limit_headers)
     return blueprint
 

@@ -19,6 +19,7 @@ from werkzeug.exceptions import HTTPException
 from mutualcredit import errors
 from mutualcredit.idempotency import service as keys
 from webapp.api.auth import current_token
+from webapp.db import db_session
 
 HEADER = "Idempotency-Key"
 HEADER_DOC = {
@@ -74,8 +75,13 @@ def idempotent(blueprint: Any) -> Callable[[Callable[..., Any]], Callable[..., A
             try:
                 response = _to_response(view, args, kwargs)
             except BaseException:
+                db_session().rollback()
                 keys.release(sessions, claim_id)
                 raise
+            # End the transaction the view may have left open (a read after its
+            # service committed). On SQLite it holds the write lock, and storing
+            # the response below, in a session of its own, would wait for it.
+            db_session().rollback()
             if response.status_code >= 500:
                 keys.release(sessions, claim_id)
             else:

@@ -10,6 +10,7 @@ from flask import current_app
 from mutualcredit.ledger import service as ledger
 from mutualcredit.ledger.requests import PaymentRequestView
 from mutualcredit.members.service import MemberView
+from mutualcredit.webhooks.payloads import EventRegion, request_data, rfc3339, transfer_data
 from webapp.api.schemas import encode_cursor, plain, region_unit
 from webapp.db import db_session
 
@@ -62,42 +63,24 @@ def member_json(view: MemberView) -> dict[str, Any]:
     }
 
 
+def _payload_region() -> EventRegion:
+    unit = region_unit()
+    return EventRegion(slug="", unit_code=unit.code, decimals=unit.decimals)
+
+
 def transfer_json(result: ledger.TransferResult) -> dict[str, Any]:
-    return {
-        "id": result.id,
-        "kind": result.kind,
-        "state": result.state,
-        "payer": result.payer,
-        "payee": result.payee,
-        "amount": plain(result.amount_minor),
-        "unit": region_unit().code,
-        "description": result.description,
-        "metadata": dict(result.metadata),
-        "pending_id": result.pending_id,
-        "reverses_id": result.reverses_id,
-        "expires_at": result.expires_at,
-        "created_by": result.created_by,
-        "created_at": result.created_at,
-        "hash": result.hash,
-    }
+    """The same shape as a webhook's transfer, plus who recorded it and its hash."""
+    return {**transfer_data(result, _payload_region()), "created_by": result.created_by, "hash": result.hash}
 
 
 def request_json(view: PaymentRequestView) -> dict[str, Any]:
+    """The same shape as a webhook's payment request, plus who made and decided it."""
     return {
-        "id": view.id,
-        "payer": view.payer,
-        "payee": view.payee,
-        "amount": plain(view.amount_minor),
-        "unit": region_unit().code,
-        "description": view.description,
-        "state": view.state,
-        "expires_at": view.expires_at,
+        **request_data(view, _payload_region()),
         "created_by": view.created_by,
-        "created_at": view.created_at,
         "decided_by": view.decided_by,
-        "decided_at": view.decided_at,
+        "decided_at": rfc3339(view.decided_at),
         "reason": view.reason,
-        "transfer_id": view.transfer_id,
     }
 
 

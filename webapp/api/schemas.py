@@ -21,6 +21,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from mutualcredit.ledger.service import BATCH_SIZE_MAX, DESCRIPTION_LENGTH_MAX
 from mutualcredit.money import AMOUNT_MINOR_MAX, format_plain
 from mutualcredit.region.service import get_region
+from mutualcredit.webhooks.payloads import rfc3339
 from webapp.db import db_session
 
 _PLAIN_DECIMAL = re.compile(r"^[0-9]{1,16}(\.[0-9]{1,8})?$")
@@ -86,10 +87,10 @@ class UtcDateTime(fields.AwareDateTime):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="iso", default_timezone=None, **kwargs)
 
-    def _serialize(self, value: dt.datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
-        if value is None:
-            return None
-        return value.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z")
+    def _serialize(self, value: dt.datetime | str | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        if value is None or isinstance(value, str):
+            return value  # already RFC 3339 (built by mutualcredit.webhooks.payloads)
+        return rfc3339(value)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dt.datetime:
         parsed = super()._deserialize(value, attr, data, **kwargs)
