@@ -592,8 +592,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"],
                         help="gunicorn worker class (default sync, as the README deploys; gthread keeps connections alive)")
     parser.add_argument("--threads", type=int, default=1,
-                        help="request threads per gthread worker (default 1: the rate limiter's in-memory storage is not"
-                             " thread-safe, and with more threads a request now and then fails with a 500)")
+                        help="request threads per gthread worker (default 1)")
     parser.add_argument("--accounts", type=int, default=100, help="members, each with one account and one token (default 100)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for single transfers (default 8)")
     parser.add_argument("--batch-clients", type=int, default=2, help="concurrent clients for batches (default 2)")

@@ -11,6 +11,7 @@ from typing import Any
 from flask import Flask, g
 
 from mutualcredit.config import Settings
+from webapp.extensions import storage_uri
 from mutualcredit.db import make_engine, make_session_factory
 
 
@@ -22,7 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         SECRET_KEY=settings.secret_key,
         DATABASE_URL=settings.database_url,
         API_RATE_LIMIT=settings.api_rate_limit,
-        RATELIMIT_STORAGE_URI=settings.rate_limit_storage_url,
+        RATELIMIT_STORAGE_URI=storage_uri(settings.rate_limit_storage_url),
         INSECURE_COOKIES=settings.insecure_cookies,
         PROXY_HOPS=settings.proxy_hops,
     )

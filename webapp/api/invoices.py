@@ -97,7 +97,7 @@ def _readable_invoice(invoice_id: uuid.UUID) -> service.InvoiceView:
 
 @blueprint.route("/invoices")
 class InvoicesResource(MethodView):
-    @blueprint.arguments(InvoiceListQuerySchema, location="query")
+    @blueprint.arguments(InvoiceListQuerySchema(), location="query")
     @blueprint.response(200, InvoiceSchema(many=True))
     @blueprint.doc(security=BEARER)
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
@@ -107,7 +107,7 @@ class InvoicesResource(MethodView):
         return [invoice_json(view) for view in views]
 
     @idempotent(blueprint)
-    @blueprint.arguments(InvoiceCreateSchema)
+    @blueprint.arguments(InvoiceCreateSchema())
     @blueprint.response(201, InvoiceSchema)
     @blueprint.alt_response(200, schema=InvoiceSchema, description="The same invoice, recorded before")
     @blueprint.doc(security=BEARER)
@@ -144,7 +144,7 @@ class ConfirmResource(MethodView):
 @blueprint.route("/invoices/<uuid:invoice_id>/dispute")
 class DisputeResource(MethodView):
     @idempotent(blueprint)
-    @blueprint.arguments(DisputeSchema)
+    @blueprint.arguments(DisputeSchema())
     @blueprint.response(200, InvoiceSchema)
     @blueprint.doc(security=BEARER)
     def post(self, body: dict[str, Any], invoice_id: uuid.UUID) -> dict[str, Any]:
@@ -178,7 +178,7 @@ class RunsResource(MethodView):
         return [run_json(run) for run in service.list_runs(db_session())]
 
     @idempotent(blueprint)
-    @blueprint.arguments(ClearingRunCreateSchema)
+    @blueprint.arguments(ClearingRunCreateSchema())
     @blueprint.response(201, ClearingRunSchema)
     @blueprint.alt_response(200, schema=ClearingRunSchema, description="The run recorded before under this reference")
     @blueprint.doc(security=BEARER)
@@ -214,7 +214,7 @@ def _notice(reference: str, query: dict[str, Any]) -> service.Notice:
 
 @blueprint.route("/clearing-runs/<string:reference>/notice")
 class NoticeResource(MethodView):
-    @blueprint.arguments(NoticeQuerySchema, location="query")
+    @blueprint.arguments(NoticeQuerySchema(), location="query")
     @blueprint.response(200, NoticeSchema)
     @blueprint.doc(security=BEARER)
     def get(self, query: dict[str, Any], reference: str) -> dict[str, Any]:
@@ -245,7 +245,7 @@ class NoticeResource(MethodView):
 
 @blueprint.route("/clearing-runs/<string:reference>/notice.csv")
 class NoticeCsvResource(MethodView):
-    @blueprint.arguments(NoticeQuerySchema, location="query")
+    @blueprint.arguments(NoticeQuerySchema(), location="query")
     @blueprint.doc(security=BEARER, responses=CSV_RESPONSE)
     def get(self, query: dict[str, Any], reference: str) -> Response:
         """The same notice as CSV."""

@@ -39,7 +39,7 @@ def _located(view: payment_requests.PaymentRequestView, status: int) -> tuple[di
 
 @blueprint.route("")
 class RequestsResource(MethodView):
-    @blueprint.arguments(PaymentRequestListQuerySchema, location="query")
+    @blueprint.arguments(PaymentRequestListQuerySchema(), location="query")
     @blueprint.response(200, PaymentRequestSchema(many=True))
     @blueprint.doc(security=BEARER)
     def get(self, query: dict[str, Any]) -> list[dict[str, Any]]:
@@ -56,7 +56,7 @@ class RequestsResource(MethodView):
         return [request_json(view) for view in views]
 
     @idempotent(blueprint)
-    @blueprint.arguments(PaymentRequestCreateSchema)
+    @blueprint.arguments(PaymentRequestCreateSchema())
     @blueprint.response(201, PaymentRequestSchema)
     @blueprint.alt_response(200, schema=PaymentRequestSchema, description="The replay of a request created earlier with this id")
     @blueprint.doc(security=BEARER)
@@ -113,7 +113,7 @@ class AcceptResource(MethodView):
 @blueprint.route("/<uuid:request_id>/reject")
 class RejectResource(MethodView):
     @idempotent(blueprint)
-    @blueprint.arguments(PaymentRequestDecisionSchema)
+    @blueprint.arguments(PaymentRequestDecisionSchema())
     @blueprint.response(200, PaymentRequestSchema)
     @blueprint.doc(security=BEARER)
     def post(self, body: dict[str, Any], request_id: uuid.UUID) -> dict[str, Any]:
@@ -128,7 +128,7 @@ class RejectResource(MethodView):
 @blueprint.route("/<uuid:request_id>/cancel")
 class CancelResource(MethodView):
     @idempotent(blueprint)
-    @blueprint.arguments(PaymentRequestDecisionSchema)
+    @blueprint.arguments(PaymentRequestDecisionSchema())
     @blueprint.response(200, PaymentRequestSchema)
     @blueprint.doc(security=BEARER)
     def post(self, body: dict[str, Any], request_id: uuid.UUID) -> dict[str, Any]:

@@ -84,7 +84,7 @@ class AccountsResource(MethodView):
         return [account_json(view) for view in views]
 
     @idempotent(blueprint)
-    @blueprint.arguments(AccountCreateSchema)
+    @blueprint.arguments(AccountCreateSchema())
     @blueprint.response(201, AccountSchema)
     @blueprint.doc(security=BEARER)
     def post(self, body: dict[str, Any]) -> Any:
@@ -142,7 +142,7 @@ def _statement_lines(code: str, query: dict[str, Any]) -> list[ledger.StatementL
 
 @blueprint.route("/accounts/<string:code>/statement")
 class StatementResource(MethodView):
-    @blueprint.arguments(StatementQuerySchema, location="query")
+    @blueprint.arguments(StatementQuerySchema(), location="query")
     @blueprint.response(200, StatementSchema)
     @blueprint.doc(security=BEARER)
     def get(self, query: dict[str, Any], code: str) -> dict[str, Any]:
@@ -171,7 +171,7 @@ class StatementResource(MethodView):
 
 @blueprint.route("/accounts/<string:code>/statement.csv")
 class StatementCsvResource(MethodView):
-    @blueprint.arguments(StatementQuerySchema, location="query")
+    @blueprint.arguments(StatementQuerySchema(), location="query")
     @blueprint.doc(security=BEARER, responses=CSV_RESPONSE)
     def get(self, query: dict[str, Any], code: str) -> Response:
         """The same statement as CSV (one page; the next page's cursor is in the ``Next-Cursor`` header)."""

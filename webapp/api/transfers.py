@@ -70,7 +70,7 @@ def _created(result: ledger.TransferResult) -> tuple[dict[str, Any], int, dict[s
 
 @blueprint.route("")
 class TransfersResource(MethodView):
-    @blueprint.arguments(TransferListQuerySchema, location="query")
+    @blueprint.arguments(TransferListQuerySchema(), location="query")
     @blueprint.response(200, TransferPageSchema)
     @blueprint.doc(security=BEARER)
     def get(self, query: dict[str, Any]) -> dict[str, Any]:
@@ -101,7 +101,7 @@ class TransfersResource(MethodView):
         }
 
     @idempotent(blueprint)
-    @blueprint.arguments(TransferCreateSchema)
+    @blueprint.arguments(TransferCreateSchema())
     @blueprint.response(201, TransferSchema)
     @blueprint.alt_response(200, schema=TransferSchema, description="The replay of a transfer created earlier with this id")
     @blueprint.doc(security=BEARER)
@@ -120,7 +120,7 @@ class TransfersResource(MethodView):
 @blueprint.route("/batch")
 class BatchResource(MethodView):
     @idempotent(blueprint)
-    @blueprint.arguments(BatchCreateSchema)
+    @blueprint.arguments(BatchCreateSchema())
     @blueprint.response(200, BatchResultSchema)
     @blueprint.doc(security=BEARER)
     def post(self, body: dict[str, Any]) -> Any:
@@ -207,7 +207,7 @@ def _pending_for_resolution(transfer_id: uuid.UUID) -> ledger.TransferResult:
 @blueprint.route("/<uuid:transfer_id>/post")
 class PostResource(MethodView):
     @idempotent(blueprint)
-    @blueprint.arguments(PostPendingSchema)
+    @blueprint.arguments(PostPendingSchema())
     @blueprint.response(201, TransferSchema)
     @blueprint.alt_response(200, schema=TransferSchema, description="The replay of an earlier post")
     @blueprint.doc(security=BEARER)
@@ -223,7 +223,7 @@ class PostResource(MethodView):
 @blueprint.route("/<uuid:transfer_id>/void")
 class VoidResource(MethodView):
     @idempotent(blueprint)
-    @blueprint.arguments(VoidPendingSchema)
+    @blueprint.arguments(VoidPendingSchema())
     @blueprint.response(201, TransferSchema)
     @blueprint.alt_response(200, schema=TransferSchema, description="The replay of an earlier void")
     @blueprint.doc(security=BEARER)
@@ -236,7 +236,7 @@ class VoidResource(MethodView):
 @blueprint.route("/<uuid:transfer_id>/reverse")
 class ReverseResource(MethodView):
     @idempotent(blueprint)
-    @blueprint.arguments(ReverseSchema)
+    @blueprint.arguments(ReverseSchema())
     @blueprint.response(201, TransferSchema)
     @blueprint.alt_response(200, schema=TransferSchema, description="The replay of an earlier reversal")
     @blueprint.doc(security=BEARER)

@@ -170,7 +170,7 @@ def _delivery(view: service.DeliveryView) -> dict[str, Any]:
 
 @blueprint.route("")
 class WebhooksResource(MethodView):
-    @blueprint.arguments(WebhookCreateSchema)
+    @blueprint.arguments(WebhookCreateSchema())
     @blueprint.response(201, WebhookCreatedSchema)
     @blueprint.doc(security=BEARER)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -214,7 +214,7 @@ class WebhookResource(MethodView):
 
 @blueprint.route("/<uuid:subscription_id>/deliveries")
 class DeliveriesResource(MethodView):
-    @blueprint.arguments(WebhookDeliveriesQuerySchema, location="query")
+    @blueprint.arguments(WebhookDeliveriesQuerySchema(), location="query")
     @blueprint.response(200, WebhookDeliverySchema(many=True))
     @blueprint.doc(security=BEARER)
     def get(self, query: dict[str, Any], subscription_id: uuid.UUID) -> list[dict[str, Any]]:
