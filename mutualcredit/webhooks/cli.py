@@ -10,7 +10,7 @@ import click
 
 from mutualcredit.cli import Context, emit_json, json_option, parse_uuid, pass_context
 from mutualcredit.webhooks.payloads import rfc3339
-from mutualcredit.webhooks.service import DeliveryView, SubscriptionView
+from mutualcredit.webhooks.service import DeliveryView, SubscriptionView, delivery_data
 from mutualcredit.webhooks.worker import RunReport
 
 
@@ -29,28 +29,7 @@ def _subscription_json(view: SubscriptionView) -> dict[str, Any]:
 
 
 def _delivery_json(view: DeliveryView) -> dict[str, Any]:
-    return {
-        "id": str(view.id),
-        "event_id": str(view.event_id),
-        "event_type": view.event_type,
-        "state": view.state,
-        "attempt_count": view.attempt_count,
-        "next_attempt_at": rfc3339(view.next_attempt_at),
-        "last_status_code": view.last_status_code,
-        "last_error": view.last_error,
-        "created_at": rfc3339(view.created_at),
-        "completed_at": rfc3339(view.completed_at),
-        "attempts": [
-            {
-                "number": attempt.number,
-                "started_at": rfc3339(attempt.started_at),
-                "duration_ms": attempt.duration_ms,
-                "status_code": attempt.status_code,
-                "error": attempt.error,
-            }
-            for attempt in view.attempts
-        ],
-    }
+    return delivery_data(view)
 
 
 def _report_line(report: RunReport) -> str:

@@ -14,6 +14,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select, update
@@ -34,6 +35,7 @@ from mutualcredit.webhooks.errors import (
     SubscriptionNotFound,
     UnknownEventType,
 )
+from mutualcredit.webhooks.payloads import rfc3339
 from mutualcredit.webhooks.models import (
     EVENT_TYPES,
     URL_LENGTH_MAX,
@@ -456,3 +458,29 @@ def retry_delivery(
         session.rollback()
         raise
     return get_delivery(session, subscription_id, delivery_id, member_slug=member_slug)
+
+
+def delivery_data(view: DeliveryView) -> dict[str, Any]:
+    """A delivery and its attempts as the API and the CLI show them."""
+    return {
+        "id": str(view.id),
+        "event_id": str(view.event_id),
+        "event_type": view.event_type,
+        "state": view.state,
+        "attempt_count": view.attempt_count,
+        "next_attempt_at": rfc3339(view.next_attempt_at),
+        "last_status_code": view.last_status_code,
+        "last_error": view.last_error,
+        "created_at": rfc3339(view.created_at),
+        "completed_at": rfc3339(view.completed_at),
+        "attempts": [
+            {
+                "number": attempt.number,
+                "started_at": rfc3339(attempt.started_at),
+                "duration_ms": attempt.duration_ms,
+                "status_code": attempt.status_code,
+                "error": attempt.error,
+            }
+            for attempt in view.attempts
+        ],
+    }

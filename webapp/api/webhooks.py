@@ -144,28 +144,7 @@ def _subscription(view: service.SubscriptionView) -> dict[str, Any]:
 
 
 def _delivery(view: service.DeliveryView) -> dict[str, Any]:
-    return {
-        "id": view.id,
-        "event_id": view.event_id,
-        "event_type": view.event_type,
-        "state": view.state,
-        "attempt_count": view.attempt_count,
-        "next_attempt_at": rfc3339(view.next_attempt_at),
-        "last_status_code": view.last_status_code,
-        "last_error": view.last_error,
-        "created_at": rfc3339(view.created_at),
-        "completed_at": rfc3339(view.completed_at),
-        "attempts": [
-            {
-                "number": attempt.number,
-                "started_at": rfc3339(attempt.started_at),
-                "duration_ms": attempt.duration_ms,
-                "status_code": attempt.status_code,
-                "error": attempt.error,
-            }
-            for attempt in view.attempts
-        ],
-    }
+    return service.delivery_data(view)
 
 
 @blueprint.route("")
