@@ -587,8 +587,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pg-url", default=os.environ.get("MUTUALCREDIT_BENCH_POSTGRES_URL", DEFAULT_PG_URL),
                         help="server to create the benchmark database on (default: %(default)s)")
-    parser.add_argument("--workers", type=int, default=4,
-                        help="gunicorn worker processes (default 4: two per core, so that one computes while the other waits on PostgreSQL)")
+    parser.add_argument("--workers", type=int, default=3,
+                        help="gunicorn worker processes (default 3: with 2 cores and PostgreSQL on the same machine, 3 measured best, see README)")
     parser.add_argument("--worker-class", default="sync", choices=["sync", "gthread"],
                         help="gunicorn worker class (default sync, as the README deploys; gthread keeps connections alive)")
     parser.add_argument("--threads", type=int, default=1,
