@@ -13,6 +13,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -156,3 +157,40 @@ def region(session: Session) -> Session:
     """Three members: alpha and beta (floor -1000.00), gamma (floor 0, ceiling 500.00)."""
     set_up_region(session, {"alpha": (-100_000, None), "beta": (-100_000, None), "gamma": (0, 50_000)})
     return session
+
+
+def read_ledger_with_plain_sql(connection: Any) -> tuple[list[Any], list[Any], dict[int, int]]:
+    """Accounts, transfers (with account codes) and each account's balance summed from its transfers.
+
+    Plain SQL on purpose: concurrency tests check the ledger's figures against
+    what the rows themselves add up to, without the services' code.
+    """
+    accounts = connection.execute(
+        sa.text("SELECT id, code, floor, ceiling, balance, debits_pending, credits_pending FROM accounts")
+    ).all()
+    rows = connection.execute(
+        sa.text(
+            """
+            SELECT t.id, payer.code AS payer, payee.code AS payee, t.amount_minor, t.description, t.kind, t.state
+            FROM transfers AS t
+            JOIN accounts AS payer ON payer.id = t.payer_account_id
+            JOIN accounts AS payee ON payee.id = t.payee_account_id
+            """
+        )
+    ).all()
+    derived = dict(
+        connection.execute(
+            sa.text(
+                """
+                SELECT a.id, COALESCE(SUM(CASE WHEN t.payee_account_id = a.id THEN t.amount_minor
+                                               ELSE -t.amount_minor END), 0)
+                FROM accounts AS a
+                LEFT JOIN transfers AS t
+                  ON (t.payer_account_id = a.id OR t.payee_account_id = a.id)
+                 AND t.kind IN ('transfer', 'post')
+                GROUP BY a.id
+                """
+            )
+        ).all()
+    )
+    return list(accounts), list(rows), derived

@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 import pytest
 import sqlalchemy as sa
 
+from conftest import read_ledger_with_plain_sql
+
 from live.conftest import Answer, HttpClient, LiveServer, run_cli
 
 pytestmark = pytest.mark.postgres
@@ -230,34 +232,7 @@ def test_sixteen_clients_through_gunicorn_never_pay_twice_nor_lose_an_acknowledg
     engine = sa.create_engine(server.database_url)
     try:
         with engine.connect() as connection:
-            accounts = connection.execute(
-                sa.text("SELECT id, code, floor, ceiling, balance, debits_pending, credits_pending FROM accounts")
-            ).all()
-            rows = connection.execute(
-                sa.text(
-                    """
-                    SELECT t.id, payer.code AS payer, payee.code AS payee, t.amount_minor, t.description, t.kind, t.state
-                    FROM transfers AS t
-                    JOIN accounts AS payer ON payer.id = t.payer_account_id
-                    JOIN accounts AS payee ON payee.id = t.payee_account_id
-                    """
-                )
-            ).all()
-            derived = dict(
-                connection.execute(
-                    sa.text(
-                        """
-                        SELECT a.id, COALESCE(SUM(CASE WHEN t.payee_account_id = a.id THEN t.amount_minor
-                                                       ELSE -t.amount_minor END), 0)
-                        FROM accounts AS a
-                        LEFT JOIN transfers AS t
-                          ON (t.payer_account_id = a.id OR t.payee_account_id = a.id)
-                         AND t.kind IN ('transfer', 'post')
-                        GROUP BY a.id
-                        """
-                    )
-                ).all()
-            )
+            accounts, rows, derived = read_ledger_with_plain_sql(connection)
     finally:
         engine.dispose()
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import pytest
 import sqlalchemy as sa
-from conftest import set_up_region
+from conftest import read_ledger_with_plain_sql, set_up_region
 from sqlalchemy.orm import Session, sessionmaker
 
 from mutualcredit import errors
@@ -203,34 +203,7 @@ def test_sixteen_workers_never_cross_a_limit_nor_lose_a_transfer(sessions: sessi
     assert sum(book.retries.values()) > 0.05 * WORKER_COUNT * TRANSFERS_PER_WORKER, book.retries
 
     with sessions() as session:
-        accounts = session.execute(
-            sa.text("SELECT id, code, floor, ceiling, balance, debits_pending, credits_pending FROM accounts")
-        ).all()
-        rows = session.execute(
-            sa.text(
-                """
-                SELECT t.id, payer.code AS payer, payee.code AS payee, t.amount_minor, t.description, t.kind, t.state
-                FROM transfers AS t
-                JOIN accounts AS payer ON payer.id = t.payer_account_id
-                JOIN accounts AS payee ON payee.id = t.payee_account_id
-                """
-            )
-        ).all()
-        derived = dict(
-            session.execute(
-                sa.text(
-                    """
-                    SELECT a.id, COALESCE(SUM(CASE WHEN t.payee_account_id = a.id THEN t.amount_minor
-                                                   ELSE -t.amount_minor END), 0)
-                    FROM accounts AS a
-                    LEFT JOIN transfers AS t
-                      ON (t.payer_account_id = a.id OR t.payee_account_id = a.id)
-                     AND t.kind IN ('transfer', 'post')
-                    GROUP BY a.id
-                    """
-                )
-            ).all()
-        )
+        accounts, rows, derived = read_ledger_with_plain_sql(session)
         session.rollback()
 
         assert sum(account.balance for account in accounts) == 0
