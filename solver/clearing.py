@@ -186,7 +186,19 @@ class _Graph:
     pair_amount: np.ndarray  # int64, the pair's total
 
 
-def check_obligations(obligations: Sequence[Obligation]) -> int:
+_Columns = tuple[list[int], list[str], list[str]]  # amounts, debtors, creditors
+
+
+def _columns(obligations: Sequence[Obligation]) -> _Columns:
+    """The obligations' amounts, debtors and creditors as lists, read once for checking and the graph."""
+    return (
+        [o.amount_minor for o in obligations],
+        [o.debtor for o in obligations],
+        [o.creditor for o in obligations],
+    )
+
+
+def check_obligations(obligations: Sequence[Obligation], columns: _Columns | None = None) -> int:
     """Refuse malformed obligations in a fixed order; return the total debt.
 
     Checked per obligation, first failure in input order wins: amount is an
@@ -195,9 +207,7 @@ def check_obligations(obligations: Sequence[Obligation]) -> int:
     TOTAL_MINOR_MAX. The common case (all valid) is checked in bulk; the
     slow loop runs only to name the first bad obligation.
     """
-    amounts = [o.amount_minor for o in obligations]
-    debtors = [o.debtor for o in obligations]
-    creditors = [o.creditor for o in obligations]
+    amounts, debtors, creditors = columns or _columns(obligations)
     is_valid = (
         set(map(type, amounts)) <= {int}
         and (not amounts or (min(amounts) > 0 and max(amounts) <= TOTAL_MINOR_MAX))
@@ -236,13 +246,12 @@ def _refuse_first_bad(obligations: Sequence[Obligation]) -> None:
     raise AssertionError("no bad obligation found")  # pragma: no cover
 
 
-def _build_graph(obligations: Sequence[Obligation]) -> _Graph:
-    debtors = [o.debtor for o in obligations]
-    creditors = [o.creditor for o in obligations]
+def _build_graph(obligations: Sequence[Obligation], columns: _Columns | None = None) -> _Graph:
+    amounts, debtors, creditors = columns or _columns(obligations)
     index = {name: i for i, name in enumerate(dict.fromkeys(debtors + creditors))}
-    debtor = np.array([index[name] for name in debtors], np.int64)
-    creditor = np.array([index[name] for name in creditors], np.int64)
-    amount = np.array([o.amount_minor for o in obligations], np.int64)
+    debtor = np.fromiter(map(index.__getitem__, debtors), np.int64, len(debtors))
+    creditor = np.fromiter(map(index.__getitem__, creditors), np.int64, len(creditors))
+    amount = np.array(amounts, np.int64)
     n = len(index)
     keys = debtor * max(n, 1) + creditor
     pair_keys, pair_of = np.unique(keys, return_inverse=True)
@@ -497,10 +506,11 @@ def clear(obligations: Sequence[Obligation]) -> ClearingResult:
 
 
 def _clear(obligations: Sequence[Obligation]) -> ClearingResult:
-    td = check_obligations(obligations)
+    columns = _columns(obligations)
+    td = check_obligations(obligations, columns)
     if not obligations:
         return ClearingResult(setoffs_minor=(), td_minor=0, nid_minor=0, cleared_minor=0, positions=())
-    graph = _build_graph(obligations)
+    graph = _build_graph(obligations, columns)
     pair_setoff = _pair_setoffs(graph)
     setoff = _split_onto_obligations(obligations, graph, pair_setoff)
     positions, nid = _positions(graph, setoff)
