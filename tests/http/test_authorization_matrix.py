@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import io
 import uuid
+import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -27,44 +28,10 @@ from mutualcredit.invoices import service as invoices
 from mutualcredit.invoices.service import InvoiceDraft
 from mutualcredit.tokens.service import create_token, list_tokens
 from mutualcredit.users import service as users
-from web_helpers import PASSWORD, ROLES, client_as, csrf_token, make_app
+from matrix_support import LOGIN, Case, everyone, logged_in, run_case
+from web_helpers import PASSWORD, ROLES, client_as, make_app
 
 ANONYMOUS, TREASURER_A, VIEWER_A, TREASURER_B, COORDINATOR, AUDITOR, ADMIN = ROLES
-LOGIN = 302  # Flask-Login sends anonymous people to the login page
-
-
-def everyone(status: int, **exceptions: int) -> dict[str, int]:
-    return {role: exceptions.get(role, status) for role in ROLES}
-
-
-def logged_in(status: int, **exceptions: int) -> dict[str, int]:
-    return everyone(status, anonymous=LOGIN, **exceptions)
-
-
-@dataclass
-class Case:
-    """One request, and the status every role must get for it."""
-
-    name: str
-    method: str
-    rule: str  # the URL rule it exercises, for the coverage check
-    expected: dict[str, int]
-    path: Callable[[dict[str, Any]], str] | str = ""
-    data: Callable[[dict[str, Any]], dict[str, Any]] | dict[str, Any] = field(default_factory=dict)
-    form_page: str = "/login"  # where to take a CSRF token from
-    prepare: Callable[[Session], dict[str, Any]] | None = None
-    # Checked after the request: the state a refused request must leave alone.
-    check: Callable[[Session, dict[str, Any], bool], str | None] | None = None
-    # What a successful request adds one of, and a refused one must not.
-    count: Callable[[Session], int] | None = None
-
-    def url(self, context: dict[str, Any]) -> str:
-        return self.path(context) if callable(self.path) else (self.path or self.rule)
-
-    def form(self, context: dict[str, Any]) -> dict[str, Any]:
-        return self.data(context) if callable(self.data) else dict(self.data)
-
-
 def fresh_token(member: str | None) -> Callable[[Session], dict[str, Any]]:
     def prepare(session: Session) -> dict[str, Any]:
         if member is None:
@@ -384,6 +351,9 @@ INVOICE_CASES = [
     ),
 ]
 CASES += INVOICE_CASES
+# Each area's cases, from tests/http/matrix_cases_<area>.py.
+for _module_path in sorted(Path(__file__).parent.glob("matrix_cases_*.py")):
+    CASES += importlib.import_module(_module_path.stem).CASES
 
 
 # What the start page shows each role: only the members they may read.
@@ -401,38 +371,6 @@ VISIBLE_MEMBERS = {
 @pytest.fixture
 def app(database_url: str) -> Flask:
     return make_app(database_url, LOGIN_RATE_LIMIT="1000 per minute")
-
-
-def run_case(app: Flask, role: str, case: Case) -> str | None:
-    """Run one case as ``role``; a description of what went wrong, or None."""
-    session: Session = app.extensions["mutualcredit.sessions"]()
-    try:
-        context = case.prepare(session) if case.prepare else {}
-        before = case.count(session) if case.count else 0
-        session.close()
-        client: FlaskClient = client_as(app, role)
-        if case.method == "GET":
-            response: TestResponse = client.get(case.url(context))
-        else:
-            data = {"csrf_token": csrf_token(client, case.form_page), **case.form(context)}
-            response = client.post(case.url(context), data=data)
-        expected = case.expected[role]
-        if response.status_code != expected:
-            return f"{case.name}: {response.status_code}, expected {expected}"
-        allowed = expected in (200, 303)  # 302 is the login redirect: refused
-        if case.check is not None:
-            problem = case.check(session, context, allowed)
-            session.rollback()
-            if problem:
-                return f"{case.name}: {problem}"
-        if case.count is not None:
-            added = case.count(session) - before
-            session.rollback()
-            if added != int(allowed):
-                return f"{case.name}: {added} added, expected {int(allowed)}"
-        return None
-    finally:
-        session.close()
 
 
 @pytest.mark.parametrize("role", ROLES)
