@@ -50,6 +50,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 
@@ -111,9 +112,13 @@ class Obligation:
     due: dt.date | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class ParticipantPosition:
-    """What a participant is owed and owes, before and after the set-off."""
+class ParticipantPosition(NamedTuple):
+    """What a participant is owed and owes, before and after the set-off.
+
+    A NamedTuple rather than a frozen dataclass: a run builds one per
+    participant (100,000 on a large network), and a tuple is built about
+    three times faster.
+    """
 
     participant: str
     owed_before_minor: int  # others owe it
