@@ -728,6 +728,15 @@ def request_cancel(context: Context, request_id: str, reason: str, actor: str) -
     _close(context, request_id, actor, reason, cancel_payment_request, "cancelled")
 
 
+@request.command("expire")
+@pass_context
+def request_expire(context: Context) -> None:
+    """Mark open requests past their expiry as expired (run it from cron)."""
+    from mutualcredit.ledger.requests import expire_overdue_requests
+
+    click.echo(f"expired {expire_overdue_requests(context.session)} payment requests")
+
+
 # ---------------------------------------------------------------------------
 # statement, audit, checkpoint, export
 
@@ -916,12 +925,14 @@ def _add_area_commands() -> None:
     """Commands that live with their areas (they import this module's helpers)."""
     from mutualcredit.clearing.cli import clearing_group
     from mutualcredit.invoices.cli import invoice_group  # also adds `clearing invoices|runs|notice`
+    from mutualcredit.ledger.recurring_cli import recurring_group
     from mutualcredit.tokens.cli import token_group
     from mutualcredit.users.cli import user_group
     from mutualcredit.webhooks.cli import webhooks_group
 
     cli.add_command(clearing_group)
     cli.add_command(invoice_group)
+    cli.add_command(recurring_group)
     cli.add_command(token_group)
     cli.add_command(user_group)
     cli.add_command(webhooks_group)

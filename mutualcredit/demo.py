@@ -17,10 +17,12 @@ from sqlalchemy.orm import Session
 
 from mutualcredit import errors
 from mutualcredit.db import utc_now
-from mutualcredit.ledger import requests
+from mutualcredit.ledger import auto_accept, requests
 from mutualcredit.invoices.demo import load_demo_invoices
 from mutualcredit.ledger import service as ledger
+from mutualcredit.ledger.recurring_demo import load_demo_recurring_payments
 from mutualcredit.members import service as members
+from mutualcredit.members.directory import load_demo_listings
 from mutualcredit.region.models import Region
 from mutualcredit.region.service import init_region
 from mutualcredit.users import service as users
@@ -169,6 +171,8 @@ def load_demo(
             created_by=f"demo:{payee}",
             now=now - dt.timedelta(hours=rng.randint(1, 120)),
         )
+    # The bakery pays the farm's weekly invoices without asking, up to 500.00.
+    auto_accept.add_rule(session, payer_account="horno-comun", payee_member="tierra-viva", amount_max_minor=50_000, actor=DEMO_ACTOR)
     for email, name, regional_roles, member_roles in DEMO_USERS:
         users.add_user(
             session,
@@ -181,9 +185,11 @@ def load_demo(
             hashing=password_hashing,
             now=start,
         )
+    load_demo_listings(session, actor=DEMO_ACTOR)
     invoice_counts = load_demo_invoices(
         session, [slug for slug, *_ in CO_OPS], today=now.date(), seed=DEMO_SEED, decimals=DEMO_DECIMALS
     )
+    load_demo_recurring_payments(session, now=now, actor=DEMO_ACTOR)
     return {
         "members": len(CO_OPS),
         "transfers": posted,

@@ -4,8 +4,11 @@ from mutualcredit.activity import ActivityEntry
 from mutualcredit.db import Base
 from mutualcredit.idempotency.models import IdempotencyKey
 from mutualcredit.invoices.models import ClearingCycle, ClearingRun, Invoice, InvoiceSetoff
+from mutualcredit.ledger.auto_accept import AutoAcceptRule
 from mutualcredit.ledger.models import Account, Checkpoint, PaymentRequest, Transfer
+from mutualcredit.ledger.recurring import RecurringPayment
 from mutualcredit.members.models import Member
+from mutualcredit.members.directory import MemberListing
 from mutualcredit.region.models import Region
 from mutualcredit.tokens.models import ApiToken
 from mutualcredit.users.models import Invitation, Membership, RegionalRole, User
@@ -15,13 +18,20 @@ __all__ = [
     "ActivityEntry",
     "Account",
     "ApiToken",
+    "AutoAcceptRule",
     "Base",
     "Checkpoint",
+    "ClearingCycle",
+    "ClearingRun",
     "IdempotencyKey",
     "Invitation",
+    "Invoice",
+    "InvoiceSetoff",
     "Member",
+    "MemberListing",
     "Membership",
     "PaymentRequest",
+    "RecurringPayment",
     "Region",
     "RegionalRole",
     "Transfer",

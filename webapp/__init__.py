@@ -40,6 +40,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             session.close()
 
     from webapp import api, auth, i18n, invoice_pages, pages, people, tokens_pages
+    from webapp import treasury_pages
+    from webapp import request_pages
+    from webapp import directory_pages, statement_pages
+    from webapp import coordination_pages
+    from webapp import payment_pages
     from webapp.extensions import limiter
 
     limiter.init_app(app)
@@ -50,6 +55,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(tokens_pages.blueprint)
     app.register_blueprint(people.blueprint)
     app.register_blueprint(invoice_pages.blueprint)
+    app.register_blueprint(treasury_pages.blueprint)
+    app.register_blueprint(request_pages.blueprint)
+    app.register_blueprint(statement_pages.blueprint)
+    app.register_blueprint(directory_pages.blueprint)
+    app.register_blueprint(coordination_pages.blueprint)
+    app.register_blueprint(payment_pages.blueprint)
     api.init_app(app)
     _start_webhook_worker(app)
     return app

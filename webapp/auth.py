@@ -36,6 +36,7 @@ from flask import (
     url_for,
 )
 from flask import session as http_session
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import LoginManager, UserMixin, current_user, login_required, login_user, logout_user
@@ -55,7 +56,7 @@ from mutualcredit.users.passwords import PASSWORD_LENGTH_MAX, PRODUCTION_HASHING
 from mutualcredit.users.permissions import Principal
 from webapp.db import db_session
 from webapp.extensions import limiter
-from webapp.i18n import LOCALE_NAMES, error_message
+from webapp.i18n import LOCALE_NAMES, SUPPORTED_LOCALES, error_message
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +270,7 @@ def login() -> Any:
         form.password.data = ""
         return render_template("auth/login.html", form=form, error=error_message(refused)), 200
     _start_session(principal)
-    return redirect(safe_next(form.next.data) or url_for("pages.index"), 303)
+    return redirect(safe_next(form.next.data) or url_for("treasury.home"), 303)
 
 
 @blueprint.route("/logout", methods=["GET", "POST"])
@@ -333,11 +334,14 @@ def account_language() -> Any:
     form = _language_form()
     if not form.validate_on_submit():
         abort(400)
+    chosen = form.locale.data or None
     try:
-        users.set_preferred_locale(db_session(), user_id=current_principal().user_id or 0, locale=form.locale.data or None)
+        users.set_preferred_locale(db_session(), user_id=current_principal().user_id or 0, locale=chosen)
     except errors.InvalidInput:
         abort(400)
-    flash(_("Language saved."), "info")
+    # Said in the language just chosen (this request still runs in the old one).
+    with force_locale(chosen or request.accept_languages.best_match(SUPPORTED_LOCALES) or "en"):
+        flash(_("Language saved."), "info")
     return redirect(url_for("auth.account"), 303)
 
 

@@ -15,6 +15,7 @@ from flask_babel import Babel, get_locale, lazy_gettext
 from flask_login import current_user
 
 from mutualcredit import errors
+from mutualcredit.members.directory import LISTINGS_PER_MEMBER_MAX
 from mutualcredit.users.passwords import PASSWORD_LENGTH_MAX, PASSWORD_LENGTH_MIN
 from mutualcredit.users.service import SUPPORTED_LOCALES
 
@@ -64,6 +65,24 @@ _ERROR_MESSAGES = {
     "invoice_not_open": lazy_gettext("That invoice cannot be changed in the state it is in now."),
     "clearing_run_not_found": lazy_gettext("There is no such clearing run."),
     "account_not_open": lazy_gettext("That account is frozen or closed."),
+    "payment_request_not_found": lazy_gettext("There is no such payment request."),
+    "payment_request_not_open": lazy_gettext("This request can no longer be answered: it was already answered, cancelled or has expired."),
+    "auto_accept_rule_not_found": lazy_gettext("There is no such auto-accept rule."),
+    "auto_accept_rule_exists": lazy_gettext("That account already has a rule for that co-op. Remove it first to set another amount."),
+    "too_many_auto_accept_rules": lazy_gettext("Your co-op has as many auto-accept rules as allowed. Remove one first."),
+    "invalid_period": lazy_gettext("The period ends before it starts."),
+    "unknown_counterparty": lazy_gettext("There is no such account."),
+    "statement_too_long": lazy_gettext("The period holds too many lines for one download. Choose a shorter period."),
+    "listing_not_found": lazy_gettext("There is no such offer or want."),
+    "too_many_listings": lazy_gettext("A profile holds at most %(count)s offers and wants. Remove one first.", count=LISTINGS_PER_MEMBER_MAX),
+    "limit_excludes_balance": lazy_gettext("The balance, counting pending payments, would fall outside these limits."),
+    "already_exists": lazy_gettext("That already exists."),
+    "account_not_found": lazy_gettext("There is no such account."),
+    "user_not_found": lazy_gettext("There is no such person."),
+    "member_has_balance": lazy_gettext("Only an account with a zero balance and nothing pending can be closed."),
+    "recurring_payment_not_found": lazy_gettext("There is no such recurring payment."),
+    "too_many_recurring_payments": lazy_gettext("This account already has as many recurring payments as allowed. Cancel one first."),
+    "same_account": lazy_gettext("A co-op cannot pay itself."),
 }
 _GENERIC_ERROR = lazy_gettext("That did not work. Please check what you entered.")
 

@@ -29,6 +29,7 @@ from mutualcredit.money import format_amount, parse_amount
 from mutualcredit.region.service import get_region
 from mutualcredit.users.permissions import Principal
 from webapp.auth import PostForm, add_error_pages, current_principal, refuse
+from webapp.csv_upload import CSV_BYTES_MAX, UNREADABLE_MESSAGE, read_csv_upload
 from webapp.db import db_session
 from webapp.i18n import current_locale, error_message
 
@@ -40,7 +41,6 @@ STATE_LABELS = {
     "disputed": _l("disputed"),
     "settled": _l("settled"),
 }
-CSV_BYTES_MAX = 2_000_000
 
 
 class InvoiceForm(FlaskForm):
@@ -194,13 +194,9 @@ def upload() -> Any:
     creditor = form.creditor.data or ""
     if not principal.can_invoice_for(creditor):
         abort(403)
-    raw = form.file.data.read(CSV_BYTES_MAX + 1)
-    try:
-        if len(raw) > CSV_BYTES_MAX:
-            raise UnicodeError
-        content = raw.decode("utf-8-sig")
-    except UnicodeError:
-        error = _("The file must be UTF-8 text of at most 2 MB.")
+    content = read_csv_upload(form.file.data, CSV_BYTES_MAX)
+    if content is None:
+        error = str(UNREADABLE_MESSAGE)
         return render_template("invoices/upload.html", form=form, columns=service.CSV_COLUMNS, error=error), 400
     preview = service.preview_csv(db_session(), creditor, content, locale=current_locale())
     confirm = UploadConfirmForm(formdata=None, creditor=creditor, content=content)

@@ -4,6 +4,13 @@ A request becomes a transfer only when the payer accepts it; the transfer's
 id is derived from the request's, so accepting twice never pays twice.
 Creating and accepting a request record their webhook events
 (``request.created``, ``request.accepted``) in the same database transaction.
+
+A new request is accepted at once when the payer's account has an
+auto-accept rule for the payee's member covering its amount
+(``mutualcredit.ledger.auto_accept``); the ledger's checks still apply, and
+a refusal leaves the request open. An open request past its ``expires_at``
+can no longer be accepted, rejected or cancelled; ``state_as_of`` shows it
+as expired, and ``expire_overdue_requests`` (run from cron) records it so.
 """
 
 from __future__ import annotations
@@ -13,11 +20,12 @@ import datetime as dt
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from mutualcredit import errors
 from mutualcredit.db import utc_now
+from mutualcredit.ledger import auto_accept
 from mutualcredit.ledger import service as ledger
 from mutualcredit.ledger.models import Account, PaymentRequest, PaymentRequestState
 from mutualcredit.members.models import Member
@@ -26,6 +34,10 @@ from mutualcredit.webhooks.models import EventType
 
 ACCEPTANCE_NAMESPACE = uuid.UUID("a4d3c0de-58e3-4b0e-a0d4-64bb1ad6c0a1")
 REQUEST_PAGE_SIZE_MAX = 500
+REQUEST_OFFSET_MAX = 100_000
+# How long a request made in the web app waits for an answer, unless its payee says otherwise.
+EXPIRY_DAYS_DEFAULT = 30
+EXPIRY_DAYS_MAX = 365
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +94,33 @@ def get_payment_request(session: Session, request_id: uuid.UUID) -> PaymentReque
     return _view(*row)
 
 
+@dataclass(frozen=True, slots=True)
+class RequestParties:
+    """A payment request with the members (slug and name) whose accounts pay and are paid; ``None`` for system accounts."""
+
+    request: PaymentRequestView
+    payer_member: str | None
+    payer_member_name: str | None
+    payee_member: str | None
+    payee_member_name: str | None
+
+
+def get_request_parties(session: Session, request_id: uuid.UUID) -> RequestParties:
+    """One payment request and the members on either side of it."""
+    view = get_payment_request(session, request_id)
+    payer_member, payee_member = aliased(Member), aliased(Member)
+    row = session.execute(
+        select(payer_member.slug, payer_member.name, payee_member.slug, payee_member.name)
+        .select_from(PaymentRequest)
+        .join(_payer, _payer.id == PaymentRequest.payer_account_id)
+        .join(_payee, _payee.id == PaymentRequest.payee_account_id)
+        .outerjoin(payer_member, payer_member.id == _payer.member_id)
+        .outerjoin(payee_member, payee_member.id == _payee.member_id)
+        .where(PaymentRequest.id == request_id)
+    ).one()
+    return RequestParties(view, row[0], row[1], row[2], row[3])
+
+
 def request_exists(session: Session, request_id: uuid.UUID) -> bool:
     """Whether a request with this id was recorded (to tell a replay from a creation)."""
     found = session.scalar(select(PaymentRequest.id).where(PaymentRequest.id == request_id)) is not None
@@ -89,24 +128,59 @@ def request_exists(session: Session, request_id: uuid.UUID) -> bool:
     return found
 
 
+def state_as_of(view: PaymentRequestView, now: dt.datetime) -> str:
+    """The request's state as people should see it: an open request past its expiry is expired."""
+    if view.state == PaymentRequestState.OPEN and view.expires_at is not None and view.expires_at <= now:
+        return PaymentRequestState.EXPIRED
+    return view.state
+
+
 def list_payment_requests(
     session: Session,
     *,
     account: str | None = None,
     member: str | None = None,
+    side: str | None = None,
     state: str | None = None,
+    as_of: dt.datetime | None = None,
+    offset: int = 0,
     limit: int = REQUEST_PAGE_SIZE_MAX,
 ) -> list[PaymentRequestView]:
-    """Requests an account (or any account of a member) sent or received (or all), newest first."""
+    """Requests an account (or any account of a member) sent or received (or all), newest first.
+
+    ``side`` (with ``member``) keeps only the requests the member is asked to
+    pay (``payer``) or asks to be paid (``payee``). With ``as_of``, an open
+    request past its expiry counts as expired for the ``state`` filter, as
+    ``state_as_of`` shows it, even before ``expire_overdue_requests`` ran.
+    """
     if not 1 <= limit <= REQUEST_PAGE_SIZE_MAX:
         raise errors.InvalidInput(f"a page holds 1 to {REQUEST_PAGE_SIZE_MAX} requests")
-    query = _WITH_CODES.order_by(PaymentRequest.created_at.desc(), PaymentRequest.id).limit(limit)
+    if not 0 <= offset <= REQUEST_OFFSET_MAX:
+        raise errors.InvalidInput(f"a listing starts at most {REQUEST_OFFSET_MAX} requests in")
+    if side not in (None, "payer", "payee") or (side is not None and member is None):
+        raise errors.InvalidInput("side is payer or payee, and needs a member")
+    query = _WITH_CODES.order_by(PaymentRequest.created_at.desc(), PaymentRequest.id).offset(offset).limit(limit)
     if account is not None:
         query = query.where(or_(_payer.code == account, _payee.code == account))
     if member is not None:
         member_id = select(Member.id).where(Member.slug == member).scalar_subquery()
-        query = query.where(or_(_payer.member_id == member_id, _payee.member_id == member_id))
-    if state is not None:
+        if side == "payer":
+            query = query.where(_payer.member_id == member_id)
+        elif side == "payee":
+            query = query.where(_payee.member_id == member_id)
+        else:
+            query = query.where(or_(_payer.member_id == member_id, _payee.member_id == member_id))
+    if state is not None and as_of is not None and state in (PaymentRequestState.OPEN, PaymentRequestState.EXPIRED):
+        overdue = and_(
+            PaymentRequest.state == PaymentRequestState.OPEN,
+            PaymentRequest.expires_at.is_not(None),
+            PaymentRequest.expires_at <= as_of,
+        )
+        if state == PaymentRequestState.OPEN:
+            query = query.where(PaymentRequest.state == state, ~overdue)
+        else:
+            query = query.where(or_(PaymentRequest.state == state, overdue))
+    elif state is not None:
         query = query.where(PaymentRequest.state == state)
     return [_view(*row) for row in session.execute(query)]
 
@@ -178,11 +252,29 @@ def create_payment_request(
             payee_account_id=request.payee_account_id,
             created_at=now,
         )
+        rule_id = auto_accept.matching_rule_id(
+            session,
+            payer_account_id=request.payer_account_id,
+            payee_account_id=request.payee_account_id,
+            amount_minor=amount_minor,
+        )
         session.commit()
     except BaseException:
         session.rollback()
         raise
+    if rule_id is not None:
+        _accept_automatically(session, id, rule_id, now)
     return get_payment_request(session, id)
+
+
+def _accept_automatically(session: Session, request_id: uuid.UUID, rule_id: int, now: dt.datetime) -> None:
+    """Accept a new request under the payer's rule; a refusal leaves it open for a person to answer."""
+    try:
+        accept_payment_request(session, request_id, decided_by=f"{auto_accept.ACTOR_PREFIX}{rule_id}", now=now)
+    except errors.MutualCreditError:
+        # The ledger refused (not enough available credit, a frozen account,
+        # ...): the request was still made, and waits like any other.
+        session.rollback()
 
 
 def _open_request(session: Session, request_id: uuid.UUID, now: dt.datetime) -> PaymentRequestView:

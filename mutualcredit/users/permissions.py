@@ -9,14 +9,19 @@ The rules, in one place (the web app asks; it decides nothing itself):
 - **Regional roles** (coordinator, auditor, admin) read every member's data.
   An auditor changes nothing. A coordinator invites people to member roles.
   An admin also invites to regional roles, creates regional API tokens and
-  revokes any token. No regional role ever pays from, invoices for or
-  accepts requests of a member's account: that is the member's own act.
+  revokes any token. Coordinators and admins administer members, member
+  roles, limits and system accounts; only an admin grants regional roles or
+  deactivates someone who holds one; nobody deactivates themselves. Every
+  regional role runs the audit (it only reads). No regional role ever pays
+  from, invoices for or accepts requests of a member's account: that is the
+  member's own act.
 
 Pure: no database, no Flask, no clock.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -130,6 +135,12 @@ class Principal:
     def can_manage_tokens_of(self, member_slug: str) -> bool:
         return self._is_treasurer_of(member_slug)
 
+    # -- the member directory --------------------------------------------------
+
+    def can_edit_listing_of(self, member_slug: str) -> bool:
+        """A co-op's directory profile (description, offers, wants) is its treasurers' to edit."""
+        return self._is_treasurer_of(member_slug)
+
     @property
     def can_create_regional_tokens(self) -> bool:
         return self.is_admin
@@ -168,6 +179,36 @@ class Principal:
         if regional_role is not None:
             return self.can_invite_to_regional_roles
         return member_role is not None and self.can_invite_to_members
+
+    # -- coordination (administering what the members' assemblies decided) ----
+
+    @property
+    def can_read_coordination(self) -> bool:
+        """Coordinators, auditors and admins see the coordination pages; auditors only see."""
+        return self.is_regional_reader
+
+    @property
+    def can_administer(self) -> bool:
+        """Admit, edit and suspend members, grant member roles, set limits, open system accounts."""
+        return self.is_coordinator or self.is_admin
+
+    @property
+    def can_administer_regional_roles(self) -> bool:
+        """Granting and revoking coordinator, auditor and admin: admins only."""
+        return self.is_admin
+
+    @property
+    def can_run_audit(self) -> bool:
+        """The audit only reads (each run is logged), so auditors run it too."""
+        return self.is_regional_reader
+
+    def can_set_user_active(self, *, user_id: int, regional_roles: Iterable[str]) -> bool:
+        """Deactivate or reactivate a person: never oneself; someone with a regional role only by an admin."""
+        if user_id == self.user_id:
+            return False
+        if set(regional_roles) & set(REGIONAL_ROLES):
+            return self.is_admin
+        return self.can_administer
 
     @property
     def can_change_anything(self) -> bool:

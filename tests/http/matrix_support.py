@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy.orm import Session
 from werkzeug.test import TestResponse
 
+from mutualcredit.ledger import service as ledger
 from web_helpers import ROLES, client_as, csrf_token
 
 LOGIN = 302  # Flask-Login sends anonymous people to the login page
@@ -84,3 +85,17 @@ def run_case(app: Flask, role: str, case: Case) -> str | None:
         return None
     finally:
         session.close()
+
+
+def paid_by(payer: str) -> Callable[[Session], int]:
+    """A ``count``: transfers paid from ``payer`` (what a refused payment must not add to)."""
+
+    def count(session: Session) -> int:
+        return sum(1 for transfer in ledger.list_transfers(session, accounts=[payer], limit=500) if transfer.payer == payer)
+
+    return count
+
+
+def all_transfers(session: Session) -> int:
+    """A ``count``: every transfer in the ledger."""
+    return len(ledger.list_transfers(session, limit=500))

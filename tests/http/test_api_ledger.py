@@ -6,6 +6,7 @@ Each test runs on SQLite and on PostgreSQL (the ``database_url`` fixture).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import uuid
 from typing import Any
@@ -15,6 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from conftest import set_up_region
+from mutualcredit.ledger import requests
 from mutualcredit.ledger import service as ledger
 from mutualcredit.ledger.audit import run_audit
 from mutualcredit.ledger.models import Transfer
@@ -391,6 +393,18 @@ def test_requests_are_rejected_by_the_payer_and_cancelled_by_the_payee(api: Api)
     problem(api.post(f"/api/v1/requests/{second['id']}/cancel", {}), 403, "not_allowed")
     assert api.post(f"/api/v1/requests/{second['id']}/cancel", {}, token="beta").get_json()["state"] == "cancelled"
     problem(api.post(f"/api/v1/requests/{second['id']}/accept"), 409, "payment_request_not_open")
+    assert api.transfer_count() == 0
+
+
+def test_an_open_request_past_its_expiry_reads_as_expired_and_cannot_be_accepted(api: Api) -> None:
+    past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=3)
+    with api.session() as session:
+        overdue = requests.create_payment_request(
+            session, id=uuid.uuid4(), payee="beta", payer="alpha", amount_minor=500,
+            expires_at=past + dt.timedelta(days=1), created_by="t", now=past,
+        )
+    assert api.get(f"/api/v1/requests/{overdue.id}").get_json()["state"] == "expired"
+    problem(api.post(f"/api/v1/requests/{overdue.id}/accept"), 409, "payment_request_not_open")
     assert api.transfer_count() == 0
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from babel.messages.extract import extract_from_dir
@@ -51,7 +52,7 @@ def test_a_person_logs_in_sees_their_co_op_and_logs_out(app: Flask) -> None:
     anonymous = client.get("/").get_data(as_text=True)
     assert "/login" in anonymous and "Alpha" not in anonymous
     response = log_in(client, "Treasurer@Alpha.example")
-    assert response.status_code == 303 and response.headers["Location"] == "/"
+    assert response.status_code == 303 and response.headers["Location"] == "/dashboard"
     home = client.get("/").get_data(as_text=True)
     assert "Alpha" in home and "Beta" not in home
     token = csrf_token(client, "/")
@@ -74,7 +75,7 @@ def test_a_page_that_needs_a_login_sends_there_and_back_but_never_to_another_sit
         response = client.post(
             "/login", data={"csrf_token": csrf_token(client), "email": TREASURER_A, "password": PASSWORD, "next": target}
         )
-        assert response.headers["Location"] == "/", target
+        assert response.headers["Location"] == "/dashboard", target
 
 
 def test_a_form_without_its_csrf_token_is_refused(sqlite_app: Flask) -> None:
@@ -316,10 +317,18 @@ def test_a_person_s_chosen_language_wins_over_the_browser_s(sqlite_app: Flask) -
     client = client_as(sqlite_app, "treasurer_a")
     response = client.post("/account/language", data={"csrf_token": csrf_token(client, "/account"), "language-locale": "fr"})
     assert response.status_code == 303
-    assert "Mon compte" in client.get("/account", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    page = client.get("/account", headers={"Accept-Language": "es"}).get_data(as_text=True)
+    assert "Mon compte" in page
+    # The confirmation is said in the language just chosen, not the one the form was sent in.
+    assert "Langue enregistrée." in page
     client.post("/account/language", data={"csrf_token": csrf_token(client, "/account"), "language-locale": ""})
     assert "Mi cuenta" in client.get("/account", headers={"Accept-Language": "es"}).get_data(as_text=True)
     assert client.post("/account/language", data={"csrf_token": csrf_token(client, "/account"), "language-locale": "xx"}).status_code == 400
+
+
+def _hashable(value: Any) -> Any:
+    """A plural entry's id and string are lists in a compiled catalogue, tuples in a source one."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
 
 
 def _catalogue(locale: str):  # type: ignore[no-untyped-def]
@@ -344,10 +353,18 @@ def test_every_string_of_the_pages_is_translated_and_keeps_its_placeholders(loca
         for message in extract_from_dir(str(ROOT), method_map, options_map, keywords=keywords)
     }
     catalogue = _catalogue(locale)
-    translated = {message.id: message.string for message in catalogue if message.id and message.string and not message.fuzzy}
-    assert sorted(wanted - set(translated)) == [], "run `make translations` and translate the new strings"
-    for source, target in translated.items():
-        assert _placeholders(str(source)) == _placeholders(str(target)), source
+    # A plural entry's id is (singular, plural) and its string one form per plural; pair them up.
+    pairs: dict[str, str] = {}
+    for message in catalogue:
+        if not message.id or message.fuzzy:
+            continue
+        sources = (message.id,) if isinstance(message.id, str) else message.id
+        targets = (message.string,) if isinstance(message.string, str) else message.string
+        if all(targets):
+            pairs.update(zip(sources, (targets[0], targets[-1])))
+    assert sorted(wanted - set(pairs)) == [], "run `make translations` and translate the new strings"
+    for source, target in pairs.items():
+        assert _placeholders(source) == _placeholders(target), source
         # Words spelt the same in the target language may stay as they are.
         assert target != source or source in SAME_IN_TRANSLATION, f"{source!r} is not translated"
 
@@ -355,6 +372,6 @@ def test_every_string_of_the_pages_is_translated_and_keeps_its_placeholders(loca
 @pytest.mark.parametrize("locale", ["es", "fr"])
 def test_the_compiled_catalogues_match_their_sources(locale: str) -> None:
     with (TRANSLATIONS / locale / "LC_MESSAGES" / "messages.mo").open("rb") as mo:
-        compiled = {message.id: message.string for message in read_mo(mo) if message.id}
-    source = {message.id: message.string for message in _catalogue(locale) if message.id and not message.fuzzy}
+        compiled = {_hashable(message.id): _hashable(message.string) for message in read_mo(mo) if message.id}
+    source = {_hashable(message.id): _hashable(message.string) for message in _catalogue(locale) if message.id and not message.fuzzy}
     assert compiled == source, "run `make translations` (or `pybabel compile -d webapp/translations`)"

@@ -8,7 +8,8 @@ from typing import Any
 from flask import current_app
 
 from mutualcredit.ledger import service as ledger
-from mutualcredit.ledger.requests import PaymentRequestView
+from mutualcredit.db import utc_now
+from mutualcredit.ledger.requests import PaymentRequestView, state_as_of
 from mutualcredit.members.service import MemberView
 from mutualcredit.webhooks.payloads import EventRegion, request_data, rfc3339, transfer_data
 from webapp.api.schemas import encode_cursor, plain, region_unit
@@ -74,9 +75,14 @@ def transfer_json(result: ledger.TransferResult) -> dict[str, Any]:
 
 
 def request_json(view: PaymentRequestView) -> dict[str, Any]:
-    """The same shape as a webhook's payment request, plus who made and decided it."""
+    """The same shape as a webhook's payment request, plus who made and decided it.
+
+    An open request past its expiry reads as ``expired`` at once, as on the
+    pages, before ``mutualcredit request expire`` records it.
+    """
     return {
         **request_data(view, _payload_region()),
+        "state": state_as_of(view, utc_now()),
         "created_by": view.created_by,
         "decided_by": view.decided_by,
         "decided_at": rfc3339(view.decided_at),
