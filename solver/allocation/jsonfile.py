@@ -80,8 +80,6 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from solver.allocation.errors import InvalidProblem, TooLarge
-# validate's named maxima, checked here too (before building big tuples) with the file's paths.
-from solver.allocation.validate import NEEDS_MAX, QUANTITY_MINOR_MAX, SLOTS_MAX, TEXT_LENGTH_MAX, TIME_LIMIT_S_MAX
 from solver.allocation.model import (
     AllocationResult,
     Need,
@@ -90,6 +88,15 @@ from solver.allocation.model import (
     Resource,
     Rule,
     Slot,
+)
+
+# validate's named maxima, checked here too (before building big tuples) with the file's paths.
+from solver.allocation.validate import (
+    NEEDS_MAX,
+    QUANTITY_MINOR_MAX,
+    SLOTS_MAX,
+    TEXT_LENGTH_MAX,
+    TIME_LIMIT_S_MAX,
 )
 
 DECIMALS_MAX = 8
