@@ -9,6 +9,16 @@ from mutualcredit.ledger.models import Account, Checkpoint, PaymentRequest, Tran
 from mutualcredit.ledger.recurring import RecurringPayment
 from mutualcredit.members.models import Member
 from mutualcredit.members.directory import MemberListing
+from mutualcredit.pools.models import (
+    Contribution,
+    ContributionPayout,
+    Objection,
+    Pool,
+    PoolAllocation,
+    PoolNeed,
+    PoolRun,
+    Round,
+)
 from mutualcredit.region.models import Region
 from mutualcredit.tokens.models import ApiToken
 from mutualcredit.users.models import Invitation, Membership, RegionalRole, User
@@ -23,6 +33,8 @@ __all__ = [
     "Checkpoint",
     "ClearingCycle",
     "ClearingRun",
+    "Contribution",
+    "ContributionPayout",
     "IdempotencyKey",
     "Invitation",
     "Invoice",
@@ -30,10 +42,16 @@ __all__ = [
     "Member",
     "MemberListing",
     "Membership",
+    "Objection",
     "PaymentRequest",
+    "Pool",
+    "PoolAllocation",
+    "PoolNeed",
+    "PoolRun",
     "RecurringPayment",
     "Region",
     "RegionalRole",
+    "Round",
     "Transfer",
     "User",
     "WebhookAttempt",

@@ -742,6 +742,41 @@ def create_transfers(
     raise AssertionError("unreachable")
 
 
+def create_transfers_together(
+    session: Session,
+    specs: Sequence[TransferSpec],
+    *,
+    created_by: str,
+    before_commit: Callable[[Connection], None] | None = None,
+    now: dt.datetime | None = None,
+) -> list[TransferResult]:
+    """Create every transfer of ``specs`` or none, in one database transaction, for another service.
+
+    Items apply in order (a later one may spend what an earlier one brought
+    in). ``before_commit(conn)`` runs inside the same transaction after the
+    transfers are written, so a service records its own rows (a pool round's
+    allocations) atomically with them; an exception it raises rolls
+    everything back. The first failing item's error is raised as it is.
+    Unlike the API's batches there is no size limit: the caller bounds it.
+    """
+    _validate_created_by(created_by)
+    for attempt in range(IDEMPOTENCY_RETRIES_MAX):
+        try:
+            results = _create_batch_once(
+                session, specs, created_by=created_by, is_atomic=True, now=now, before_commit=before_commit
+            )
+            break
+        except IntegrityError:
+            session.rollback()
+            if attempt == IDEMPOTENCY_RETRIES_MAX - 1:
+                raise
+    for result in results:
+        if result.error is not None and not isinstance(result.error, BatchNotApplied):
+            raise result.error
+    assert all(result.transfer is not None for result in results)
+    return [result.transfer for result in results if result.transfer is not None]
+
+
 class _AbortBatch(Exception):
     """Raised inside the transaction to roll an all-or-nothing batch back."""
 
@@ -753,6 +788,7 @@ def _create_batch_once(
     created_by: str,
     is_atomic: bool,
     now: dt.datetime | None,
+    before_commit: Callable[[Connection], None] | None = None,
 ) -> list[BatchItemResult]:
     created_at = now or utc_now()
     # Per item: an error, a replayed transfer, or the index of its new row.
@@ -797,6 +833,8 @@ def _create_batch_once(
                 raise _AbortBatch()
             for row, seq in zip(new_rows, _write(conn, new_rows, accounts), strict=True):
                 row["seq"] = seq
+            if before_commit is not None:
+                before_commit(conn)
     except _AbortBatch:
         return [
             BatchItemResult(

@@ -36,7 +36,7 @@ resource, minimums included.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from solver._gc import garbage_collection_paused
@@ -89,14 +89,18 @@ def needs_solver(resource: Resource, needs: Sequence[Need]) -> bool:
     return not resource.is_divisible or any(need.all_or_nothing for need in needs)
 
 
-def allocate(problem: Problem) -> AllocationResult:
-    """Allocate every resource of ``problem`` by its policy (see the module docstring)."""
+def allocate(problem: Problem, *, on_stage: Callable[[StageReport], None] | None = None) -> AllocationResult:
+    """Allocate every resource of ``problem`` by its policy (see the module docstring).
+
+    ``on_stage``, if given, is called with each CP-SAT stage's report as the
+    stage ends, for a progress display; it does not change the result.
+    """
     # Tens of thousands of small result objects: a collection pass would only slow their making.
     with garbage_collection_paused():
-        return _allocate(problem)
+        return _allocate(problem, on_stage)
 
 
-def _allocate(problem: Problem) -> AllocationResult:
+def _allocate(problem: Problem, on_stage: Callable[[StageReport], None] | None = None) -> AllocationResult:
     from solver.allocation.validate import check_problem
 
     check_problem(problem)
@@ -112,7 +116,9 @@ def _allocate(problem: Problem) -> AllocationResult:
 
             elapsed_s = time.perf_counter() - started
             remaining_s = max(0.0, problem.policy.time_limit_s - elapsed_s)
-            results.append(allocate_with_cp_sat(resource, needs, problem.policy, time_limit_s=remaining_s))
+            results.append(
+                allocate_with_cp_sat(resource, needs, problem.policy, time_limit_s=remaining_s, on_stage=on_stage)
+            )
         else:
             from solver.allocation.divisible import allocate_divisible
 

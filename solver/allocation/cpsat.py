@@ -129,7 +129,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -215,9 +215,16 @@ class _Context:
     """What every stage needs: the problem's structure, limits and the clock."""
 
     def __init__(
-        self, resource: Resource, needs: Sequence[Need], policy: Policy, time_limit_s: float, started: float
+        self,
+        resource: Resource,
+        needs: Sequence[Need],
+        policy: Policy,
+        time_limit_s: float,
+        started: float,
+        on_stage: Callable[[StageReport], None] | None = None,
     ) -> None:
         self.resource = resource
+        self.on_stage = on_stage
         self.needs = needs
         self.policy = policy
         self.deadline = started + max(0.0, time_limit_s)
@@ -488,14 +495,17 @@ def _run(
     return status, solver
 
 
-def _report(state: _State, name: str, outcome: _Outcome, objective: Fraction | None, bound: Fraction | None) -> None:
+def _report(context: _Context, state: _State, name: str, outcome: _Outcome, objective: Fraction | None, bound: Fraction | None) -> None:
     if outcome.infeasible:
         status = Status.INFEASIBLE
     else:
         status = Status.OPTIMAL if outcome.proven else Status.FEASIBLE
     if outcome.proven and not outcome.infeasible:
         bound = objective
-    state.stages.append(StageReport(name, status, objective, bound, outcome.seconds))
+    report = StageReport(name, status, objective, bound, outcome.seconds)
+    state.stages.append(report)
+    if context.on_stage is not None:
+        context.on_stage(report)
 
 
 # ---------------------------------------------------------------------------
@@ -538,7 +548,7 @@ def _level_stage(
         level, bound, outcome = _bisect_level(
             context, state, active, metrics, count, _kth_largest(state, active, metrics, count), top + 1, 0.0
         )
-    _report(state, name, outcome, level, bound)
+    _report(context, state, name, outcome, level, bound)
     if count == len(active):
         for i in active:
             state.lower[i] = max(state.lower[i], metrics[i].at_least(level))
@@ -629,7 +639,7 @@ def _count_stage(
         count = sum(1 for i, t in thresholds.items() if state.amounts.get(i, 0) >= t)
         sure = sum(1 for i, t in thresholds.items() if t <= state.lower[i])
         bound = None if outcome.bound is None else Fraction(sure + math.floor(outcome.bound + 1e-9))
-        _report(state, name, outcome, Fraction(count), bound)
+        _report(context, state, name, outcome, Fraction(count), bound)
     if count:
         state.cards.append(_Card(thresholds, count))
     return count
@@ -641,7 +651,7 @@ def _total_stage(context: _Context, state: _State, name: str) -> None:
     outcome = _solve(context, state, built)
     total = sum(state.amounts.values())
     bound = None if outcome.bound is None else Fraction(math.floor(outcome.bound + 1e-9))
-    _report(state, name, outcome, Fraction(total), bound)
+    _report(context, state, name, outcome, Fraction(total), bound)
 
 
 def _leximin_stages(
@@ -675,10 +685,20 @@ def _metric(rule: Rule, need: Need, claim: int) -> _Metric:
 # the entry point
 
 
-def allocate_with_cp_sat(resource: Resource, needs: Sequence[Need], policy: Policy, *, time_limit_s: float) -> ResourceResult:
-    """Allocate one resource (slots, or all-or-nothing needs) by CP-SAT stages (see the module docstring)."""
+def allocate_with_cp_sat(
+    resource: Resource,
+    needs: Sequence[Need],
+    policy: Policy,
+    *,
+    time_limit_s: float,
+    on_stage: Callable[[StageReport], None] | None = None,
+) -> ResourceResult:
+    """Allocate one resource (slots, or all-or-nothing needs) by CP-SAT stages (see the module docstring).
+
+    ``on_stage`` is called with each stage's report as soon as the stage ends (a progress display).
+    """
     started = time.perf_counter()
-    context = _Context(resource, needs, policy, time_limit_s, started)
+    context = _Context(resource, needs, policy, time_limit_s, started, on_stage)
     batches = _batches(context)
     prefixed = len(batches) > 1
     unit = "minor units" if resource.is_divisible else "slots"
@@ -694,7 +714,7 @@ def allocate_with_cp_sat(resource: Resource, needs: Sequence[Need], policy: Poli
             if any(state.lower[i] for i in batch):
                 outcome = _solve(context, state, _build(context, state))
                 prefix = f"component batch {number}: " if prefixed else ""
-                _report(state, f"{prefix}minimums", outcome, None, None)
+                _report(context, state, f"{prefix}minimums", outcome, None, None)
                 if outcome.infeasible:
                     message = (
                         f"resource {resource.id!r}: the pool cannot cover the essential minimums: {asked} {unit} asked, "
