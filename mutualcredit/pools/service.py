@@ -91,6 +91,7 @@ NEEDS_PER_ROUND_MAX = 100_000
 CONTRIBUTIONS_PER_ROUND_MAX = 10_000
 QUANTITY_MINOR_MAX = AMOUNT_MINOR_MAX
 TRANSFER_NAMESPACE = uuid.UUID("0b7f6c1e-5a7d-4c3e-9f21-6d8e2a4b1c57")
+RUN_STALE_MARGIN_S = 300  # a run unfinished this long after its time limit was abandoned
 RUN_NAMESPACE = uuid.UUID("9e2d4f60-3b1a-4c8e-a7d5-1f0c6b9e8a32")
 
 
@@ -1147,11 +1148,14 @@ def start_run(session: Session, reference: str, *, actor: str, reason: str = "",
     def work() -> RunView:
         round_ = _round_row(session, reference, lock=True)
         _require_state(round_, RoundState.CLOSED, RoundState.SOLVED, RoundState.REVIEW)
-        busy = session.scalar(
-            select(PoolRun.number).where(PoolRun.round_id == round_.id, PoolRun.state.in_([RunState.QUEUED, RunState.RUNNING]))
-        )
-        if busy is not None:
-            raise RunInProgress(f"run {busy} of round {reference} has not finished", round=reference)
+        unfinished = session.scalars(
+            select(PoolRun).where(PoolRun.round_id == round_.id, PoolRun.state.in_([RunState.QUEUED, RunState.RUNNING]))
+        ).all()
+        for busy in unfinished:
+            if now - busy.created_at <= dt.timedelta(seconds=round_.time_limit_s + RUN_STALE_MARGIN_S):
+                raise RunInProgress(f"run {busy.number} of round {reference} has not finished", round=reference)
+            # Its process stopped (a restart, a crash): record that, so the round can be run again.
+            busy.state, busy.error, busy.finished_at = RunState.FAILED, "abandoned: the process running it stopped", now
         document = round_problem(session, reference)
         if not document["needs"]:
             raise NoValidResult(f"round {reference} has no needs to allocate", round=reference)

@@ -15,6 +15,11 @@ The rules, in one place (the web app asks; it decides nothing itself):
   regional role runs the audit (it only reads). No regional role ever pays
   from, invoices for or accepts requests of a member's account: that is the
   member's own act.
+- Resource pools: every signed-in person sees pools, rounds and results; a
+  member's treasurer declares its needs and objects for it during review;
+  coordinators and admins create pools, record contributions, and open,
+  close, run, review and commit rounds (a member declares its own needs:
+  no regional role declares for it).
 
 Pure: no database, no Flask, no clock.
 """
@@ -179,6 +184,17 @@ class Principal:
         if regional_role is not None:
             return self.can_invite_to_regional_roles
         return member_role is not None and self.can_invite_to_members
+
+    # -- resource pools ---------------------------------------------------------
+
+    def can_declare_needs_for(self, member_slug: str) -> bool:
+        """Declaring, editing and withdrawing a member's needs, and objecting for it: its treasurers."""
+        return self._is_treasurer_of(member_slug)
+
+    @property
+    def can_administer_pools(self) -> bool:
+        """Create pools, open, close, run, review and commit rounds, record contributions: coordinators and admins."""
+        return self.is_coordinator or self.is_admin
 
     # -- coordination (administering what the members' assemblies decided) ----
 
