@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -403,8 +403,17 @@ def load_records(session: Session) -> tuple[list[AccountRecord], list[TransferRe
     return accounts, transfers
 
 
-def run_audit(session: Session, *, trusted_public_key: str | None = None) -> AuditReport:
-    """Audit the whole ledger and its latest checkpoint in one read snapshot."""
+def run_audit(
+    session: Session,
+    *,
+    trusted_public_key: str | None = None,
+    extra_checks: Sequence[Callable[[Session], list[Finding]]] = (),
+) -> AuditReport:
+    """Audit the whole ledger and its latest checkpoint in one read snapshot.
+
+    ``extra_checks`` (other areas' checks, such as ``mutualcredit.audit_checks.DOMAIN_CHECKS``)
+    run in the same snapshot and add their findings after the ledger's.
+    """
     session.rollback()
     if session.get_bind().dialect.name == "postgresql":
         # One snapshot for every query below, even while transfers go on.
@@ -426,11 +435,13 @@ def run_audit(session: Session, *, trusted_public_key: str | None = None) -> Aud
             if latest
             else None
         )
+        extra_findings = [finding for check in extra_checks for finding in check(session)]
     finally:
         session.rollback()
     findings = check_ledger(accounts, transfers)
     if checkpoint is not None:
         findings += check_checkpoint(checkpoint, accounts, transfers, trusted_public_key=trusted_public_key)
+    findings += extra_findings
     return AuditReport(
         findings=tuple(findings),
         account_count=len(accounts),

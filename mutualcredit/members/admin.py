@@ -212,7 +212,9 @@ def run_audit_as(session: Session, principal: Principal, *, trusted_public_key: 
     """Run the audit and record the run (with its first findings) in the activity log."""
     if not principal.can_run_audit:
         raise errors.NotAllowed("only regional roles run the audit")
-    report = run_audit(session, trusted_public_key=trusted_public_key)
+    from mutualcredit.audit_checks import DOMAIN_CHECKS
+
+    report = run_audit(session, trusted_public_key=trusted_public_key, extra_checks=DOMAIN_CHECKS)
     try:
         record_activity(
             session,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from mutualcredit import errors
 from mutualcredit.ledger import service as ledger
+from mutualcredit.audit_checks import DOMAIN_CHECKS
 from mutualcredit.ledger.audit import run_audit
 from mutualcredit.pools import service as pools
 from mutualcredit.pools.errors import (
@@ -323,7 +324,7 @@ def test_the_database_refuses_bad_pool_rows_even_without_the_services(region: Se
         ledger.create_transfer(region, ledger.TransferSpec(uuid.uuid4(), "pool:seed", "alpha", 1), created_by="admin")
 
 
-def test_audit_of_the_ledger_stays_clean_after_priced_commits(region: Session) -> None:
+def test_the_audit_stays_clean_after_priced_commits_and_finds_edited_records(region: Session) -> None:
     _seed_pool(region, price_minor=250)
     pools.add_contribution(region, "seed-1", member="beta", quantity_minor=3_000, is_paid=True, actor="c")
     pools.declare_need(region, "seed-1", member="alpha", need=pools.NeedInput(2_000), actor="a")
@@ -331,5 +332,11 @@ def test_audit_of_the_ledger_stays_clean_after_priced_commits(region: Session) -
     _solved(region, "seed-1")
     _reviewed(region, "seed-1")
     pools.commit_round(region, "seed-1", actor="c", now=AFTER_REVIEW)
-    report = run_audit(region)
-    assert report.findings == ()
+    assert run_audit(region, extra_checks=DOMAIN_CHECKS).findings == ()
+    # The audit recomputes what a commit recorded from the run: an edited allocation or payout is found.
+    region.execute(sa.text("UPDATE pool_allocations SET allocated_minor = allocated_minor + 1 WHERE member_id = "
+                           "(SELECT id FROM members WHERE slug = 'alpha')"))
+    region.execute(sa.text("UPDATE pool_payouts SET amount_minor = amount_minor + 1"))
+    region.commit()
+    codes = sorted(finding.code for finding in run_audit(region, extra_checks=DOMAIN_CHECKS).findings)
+    assert codes == ["pool_allocation_differs", "pool_payout_differs"]
