@@ -1,7 +1,7 @@
 """Multilateral clearing: cancel cycles of obligation, leaving every net position unchanged.
 
-Pure: frozen dataclasses in, frozen dataclasses out; no database, no Flask,
-no clock. Amounts are integers in minor units.
+Pure: immutable records in and out (NamedTuples and frozen dataclasses);
+no database, no Flask, no clock. Amounts are integers in minor units.
 
 The model (issue 7). Obligations are aggregated per (debtor, creditor) pair
 into one arc whose capacity is the pair's total. A set-off ``s`` keeps every
@@ -101,9 +101,12 @@ class TooManyObligations(ClearingError):
     code = "too_many_obligations"
 
 
-@dataclass(frozen=True, slots=True)
-class Obligation:
-    """``debtor`` owes ``creditor`` ``amount_minor`` (> 0), optionally due on ``due``."""
+class Obligation(NamedTuple):
+    """``debtor`` owes ``creditor`` ``amount_minor`` (> 0), optionally due on ``due``.
+
+    A NamedTuple (immutable, as Beancount's records): a million of them are
+    made in a third of the time a frozen dataclass takes.
+    """
 
     id: str
     debtor: str

@@ -19,6 +19,7 @@ import csv
 import datetime as dt
 import re
 from collections.abc import Iterable
+from itertools import repeat
 from dataclasses import dataclass
 
 from mutualcredit.clearing.errors import InvalidObligationsFile
@@ -29,8 +30,7 @@ DECIMALS_MAX = 4
 REQUIRED_COLUMNS = ("id", "debtor", "creditor", "amount")
 OPTIONAL_COLUMNS = ("due",)
 _AMOUNT = re.compile(r"([0-9]+)(?:\.([0-9]*))?")
-# Every amount of a file at once, each followed by a newline (amounts never contain one).
-_AMOUNTS = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?\n)*")
+_DIGITS_AND_POINT = str.maketrans("", "", "0123456789.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +64,27 @@ def read_obligations(lines: Iterable[str]) -> ObligationsFile:
     """Parse the lines of an obligations CSV file (see the module docstring)."""
     with garbage_collection_paused():
         return _read_obligations(lines)
+
+
+def _are_decimal_numbers(texts: list[str]) -> bool:
+    """Whether every text matches ``_AMOUNT`` (ASCII digits, then optionally a point and digits), in bulk.
+
+    Joined with commas and stripped of digits and points, the texts must
+    leave exactly the commas: then no text holds any other character (a
+    comma inside a text would add one). Each text must also be non-empty,
+    start with a digit and hold at most one point. About ten times faster
+    than one regular expression over the joined texts.
+    """
+    if not texts:
+        return True
+    joined = ",".join(texts)
+    return (
+        joined.translate(_DIGITS_AND_POINT) == "," * (len(texts) - 1)
+        and "" not in texts
+        and not joined.startswith(".")
+        and ",." not in joined
+        and max(map(str.count, texts, repeat("."))) <= 1
+    )
 
 
 def _read_obligations(lines: Iterable[str]) -> ObligationsFile:
@@ -115,7 +136,7 @@ def _read_valid_rows(rows: list[list[str]], width: int, at: tuple[int | None, ..
         return None
     if any(map(str.__eq__, debtors, creditors)):
         return None
-    if _AMOUNTS.fullmatch("".join(text + "\n" for text in texts)) is None:
+    if not _are_decimal_numbers(texts):
         return None
     fraction_lengths = [len(text.partition(".")[2]) for text in texts]
     decimals = max(fraction_lengths, default=0)

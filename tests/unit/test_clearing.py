@@ -423,3 +423,10 @@ def test_a_file_that_is_not_utf8_is_refused_not_crashed_on(tmp_path) -> None:  #
     path.write_bytes("id,debtor,creditor,amount\n1,Caf\u00e9,B,5\n".encode("latin-1"))
     with pytest.raises(InvalidObligationsFile, match="^the file is not UTF-8 text"):
         load_obligations_file(path)
+
+
+@given(st.lists(st.text(alphabet="0123456789.,-+e x٣²", max_size=6), max_size=8))
+def test_the_bulk_amount_check_agrees_with_the_line_by_line_pattern(texts: list[str]) -> None:
+    from mutualcredit.clearing.csv_input import _AMOUNT, _are_decimal_numbers
+
+    assert _are_decimal_numbers(texts) == all(_AMOUNT.fullmatch(text) is not None for text in texts)
