@@ -815,9 +815,10 @@ def _trusted_key(context: Context) -> str | None:
 @pass_context
 def audit(context: Context, as_json: bool) -> None:
     """Recompute everything; exit 1 naming each discrepancy."""
+    from mutualcredit.audit_checks import DOMAIN_CHECKS
     from mutualcredit.ledger.audit import run_audit
 
-    report = run_audit(context.session, trusted_public_key=_trusted_key(context))
+    report = run_audit(context.session, trusted_public_key=_trusted_key(context), extra_checks=DOMAIN_CHECKS)
     if as_json:
         emit_json(
             {
