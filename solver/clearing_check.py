@@ -117,8 +117,8 @@ def _check_setoffs(
     debtors = [o.debtor for o in obligations]
     creditors = [o.creditor for o in obligations]
     number = {name: i for i, name in enumerate(dict.fromkeys(debtors + creditors))}
-    debtor = np.array([number[name] for name in debtors], np.int64)
-    creditor = np.array([number[name] for name in creditors], np.int64)
+    debtor = np.fromiter(map(number.__getitem__, debtors), np.int64, len(debtors))
+    creditor = np.fromiter(map(number.__getitem__, creditors), np.int64, len(creditors))
     amount_total = sum(amounts)
     if amount_total < 2**62:
         setoff = np.array(setoffs, np.int64)
@@ -173,8 +173,13 @@ def _check_maximum(
 ) -> Finding | None:
     cleared = sum(setoffs)
     n = len(names)
-    setoff = np.array([s > 0 for s in setoffs], bool)
-    remains = np.array([s < a for s, a in zip(setoffs, amounts)], bool)
+    if sum(amounts) < 2**62:  # every amount, so every set-off (is_plain checked 0 <= s <= a), fits 64 bits
+        setoff_array = np.array(setoffs, np.int64)
+        setoff = setoff_array > 0
+        remains = setoff_array < np.array(amounts, np.int64)
+    else:
+        setoff = np.array([s > 0 for s in setoffs], bool)
+        remains = np.array([s < a for s, a in zip(setoffs, amounts)], bool)
     # Per pair, only whether some set-off and some remainder exist matters.
     forward = np.unique(debtor[setoff] * n + creditor[setoff])  # debtor -> creditor, +1
     backward = np.unique(creditor[remains] * n + debtor[remains])  # creditor -> debtor, -1
