@@ -927,7 +927,7 @@ def _add_area_commands() -> None:
     from mutualcredit.clearing.cli import clearing_group
     from mutualcredit.invoices.cli import invoice_group  # also adds `clearing invoices|runs|notice`
     from mutualcredit.ledger.recurring_cli import recurring_group
-    from mutualcredit.pools.solve_cli import pools_group
+    from mutualcredit.pools.cli import pools_group  # `pools solve` and the commands with a database
     from mutualcredit.tokens.cli import token_group
     from mutualcredit.users.cli import user_group
     from mutualcredit.webhooks.cli import webhooks_group
