@@ -215,7 +215,8 @@ def demo(context: Context, if_empty: bool) -> None:
     created = load_demo(context.session)
     click.echo(
         f"demo region loaded: {created['members']} co-ops, {created['transfers']} transfers, "
-        f"{created['requests']} open requests, {created['invoices']} invoices"
+        f"{created['requests']} open requests, {created['invoices']} invoices, "
+        f"{created['pools']} resource pools with {created['pool needs']} declared needs"
     )
     from mutualcredit.demo import DEMO_PASSWORD, DEMO_USERS
 

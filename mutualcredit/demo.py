@@ -23,6 +23,7 @@ from mutualcredit.ledger import service as ledger
 from mutualcredit.ledger.recurring_demo import load_demo_recurring_payments
 from mutualcredit.members import service as members
 from mutualcredit.members.directory import load_demo_listings
+from mutualcredit.pools.demo import load_demo_pools
 from mutualcredit.region.models import Region
 from mutualcredit.region.service import init_region
 from mutualcredit.users import service as users
@@ -190,6 +191,7 @@ def load_demo(
         session, [slug for slug, *_ in CO_OPS], today=now.date(), seed=DEMO_SEED, decimals=DEMO_DECIMALS
     )
     load_demo_recurring_payments(session, now=now, actor=DEMO_ACTOR)
+    pool_counts = load_demo_pools(session, now=now, actor=DEMO_ACTOR)
     return {
         "members": len(CO_OPS),
         "transfers": posted,
@@ -197,4 +199,6 @@ def load_demo(
         "requests": OPEN_REQUESTS,
         "users": len(DEMO_USERS),
         "invoices": sum(invoice_counts.values()),
+        "pools": pool_counts["pools"],
+        "pool needs": pool_counts["needs"],
     }

@@ -69,6 +69,20 @@ def test_the_demo_region_has_a_dozen_co_ops_months_of_trade_and_open_requests(de
     assert len(months) >= 4
 
 
+def test_the_demo_has_a_committed_gift_round_and_open_rounds_with_needs(demo_database: str) -> None:
+    pools = {pool["slug"]: pool for pool in json.loads(ok(mutualcredit(demo_database, "pools", "show", "--json")))}
+    assert set(pools) == {"seed-bank", "delivery-vans"}
+    assert pools["seed-bank"]["price"] == "0.00" and pools["delivery-vans"]["price"] != "0.00"
+    states = {r["reference"]: (r["state"], r["needs"]) for pool in pools.values() for r in pool["rounds"]}
+    assert states["seed-bank-1"] == ("committed", 4)
+    assert states["seed-bank-2"][0] == "open" and states["seed-bank-2"][1] >= 3
+    assert states["delivery-vans-1"][0] == "open" and states["delivery-vans-1"][1] >= 3
+    assert "verified" in ok(mutualcredit(demo_database, "pools", "verify", "seed-bank-1"))
+    vans = json.loads(ok(mutualcredit(demo_database, "pools", "show", "delivery-vans-1", "--json")))
+    zones = {slot["zone"] for contribution in vans["contributions"] for slot in contribution["slots"]}
+    assert zones == {"north", "south"} and vans["contributions"][0]["paid"]
+
+
 def test_the_demo_refuses_a_database_that_already_holds_a_region(database: str) -> None:
     assert "already" in refused(mutualcredit(database, "demo"))
     assert "not loaded" in ok(mutualcredit(database, "demo", "--if-empty"))
