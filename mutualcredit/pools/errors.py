@@ -63,6 +63,7 @@ class InvalidPoolInput(errors.InvalidInput):
     """A pool, round, contribution or need field is not valid; ``field`` names it."""
 
     code = "invalid_pool_input"
+    status = 422
 
     def __init__(self, message: str, *, field: str) -> None:
         super().__init__(message, field=field)

@@ -133,3 +133,28 @@ def acting_member(token: TokenView, scope: str) -> str:
 def check_run_clearing(token: TokenView) -> None:
     if token.member_slug is not None or "admin" not in token.scopes:
         raise errors.NotAllowed("clearing runs are started with a regional token holding the admin scope")
+
+
+# ---------------------------------------------------------------------------
+# Resource pools: every token that reads, or declares needs, sees pools, rounds and results (the
+# whole input of a round is public to its members so that any of them can re-solve it); a member's
+# token with pools:write declares its own needs and objects for its own co-op; only a regional token
+# with the admin scope creates pools and runs rounds (a coordinator's acts).
+
+
+def check_read_pools(token: TokenView) -> None:
+    if not (token.allows("accounts:read") or token.allows("pools:write")):
+        raise errors.NotAllowed("reading pools takes the accounts:read or pools:write scope")
+
+
+def pools_member(token: TokenView) -> str:
+    """The member a member-bound token declares needs and objects for."""
+    require(token, "pools:write")
+    if token.member_slug is None:
+        raise errors.NotAllowed("needs and objections are a member's own: use the member's token")
+    return token.member_slug
+
+
+def check_administer_pools(token: TokenView) -> None:
+    if token.member_slug is not None or "admin" not in token.scopes:
+        raise errors.NotAllowed("pools and rounds are administered with a regional token holding the admin scope")

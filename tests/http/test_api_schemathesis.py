@@ -38,11 +38,12 @@ from conftest import fresh_postgres_database, set_up_region
 from mutualcredit import schema as database_schema
 from mutualcredit.ledger import service as ledger
 from mutualcredit.ledger import requests as payment_requests
+from mutualcredit.pools import service as pools
 from mutualcredit.tokens.service import create_token
 from webapp import create_app
 
 EXAMPLES_PER_OPERATION = 10
-MEMBER_SCOPES = ["accounts:read", "transfers:write", "requests:write"]
+MEMBER_SCOPES = ["accounts:read", "transfers:write", "requests:write", "pools:write"]
 # These two judge how strictly requests are validated, not whether answers
 # conform; and they would misjudge cases this test points at existing things.
 EXCLUDED_CHECKS = [schemathesis.checks.positive_data_acceptance, schemathesis.checks.negative_data_rejection]
@@ -94,6 +95,10 @@ def seed(app: Flask) -> World:
         request = payment_requests.create_payment_request(
             session, id=uuid.uuid4(), payee="beta", payer="alpha", amount_minor=300, description="", created_by="t"
         )
+        pools.create_pool(session, slug="seed", name="Seed", kind="divisible", unit="kg", decimals=2, actor="t")
+        pools.open_round(session, "seed", actor="t")
+        pools.add_contribution(session, "seed-1", member="gamma", quantity_minor=1_000, actor="t")
+        need = pools.declare_need(session, "seed-1", member="alpha", need=pools.NeedInput(500), actor="t")
         tokens = {
             "member": create_token(session, member_slug="alpha", scopes=MEMBER_SCOPES, created_by="t")[0],
             "admin": create_token(session, role="admin", scopes=["admin"], created_by="t")[0],
@@ -102,7 +107,7 @@ def seed(app: Flask) -> World:
         session.close()
     known: dict[str, list[Any]] = {
         "code": ["alpha", "beta", "gamma"],
-        "slug": ["alpha", "beta"],
+        "slug": ["alpha", "beta", "seed"],
         "transfer_id": [str(posted.id), str(pending.id)],
         "request_id": [str(request.id)],
         "payer": ["alpha"],
@@ -116,6 +121,15 @@ def seed(app: Flask) -> World:
         "ceiling": [None],
         "url": ["https://scheme.example/hooks"],
         "expires_at": [None],
+        "reference": ["seed-1"],
+        "need_id": [str(need.id)],
+        "number": [1],
+        "desired": ["2.50", "1"],
+        "minimum": [None, "1.00"],
+        "quantity": ["3.00"],
+        "window": [None],
+        "acceptable": [None],
+        "zone": [None],
     }
     return World(app, tokens, known)
 

@@ -101,13 +101,14 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("OPENAPI_SWAGGER_UI_URL", "https://cdn.jsdelivr.net/npm/swagger-ui-dist/")
     api.init_app(app)
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
-    from webapp.api import invoices, payment_requests, resources, transfers, webhooks
+    from webapp.api import invoices, payment_requests, pools, resources, transfers, webhooks
 
     api.register_blueprint(resources.blueprint)
     api.register_blueprint(webhooks.blueprint)
     api.register_blueprint(transfers.blueprint)
     api.register_blueprint(payment_requests.blueprint)
     api.register_blueprint(invoices.blueprint)
+    api.register_blueprint(pools.blueprint)
 
     @app.errorhandler(errors.MutualCreditError)
     def on_domain_error(error: errors.MutualCreditError) -> Any:
