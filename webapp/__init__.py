@@ -44,7 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     from webapp import request_pages
     from webapp import directory_pages, statement_pages
     from webapp import coordination_pages
-    from webapp import payment_pages
+    from webapp import payment_pages, pool_pages
     from webapp.extensions import limiter
 
     limiter.init_app(app)
@@ -61,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(directory_pages.blueprint)
     app.register_blueprint(coordination_pages.blueprint)
     app.register_blueprint(payment_pages.blueprint)
+    app.register_blueprint(pool_pages.blueprint)
     api.init_app(app)
     _start_webhook_worker(app)
     return app

@@ -83,6 +83,16 @@ _ERROR_MESSAGES = {
     "recurring_payment_not_found": lazy_gettext("There is no such recurring payment."),
     "too_many_recurring_payments": lazy_gettext("This account already has as many recurring payments as allowed. Cancel one first."),
     "same_account": lazy_gettext("A co-op cannot pay itself."),
+    "pool_not_found": lazy_gettext("There is no such pool."),
+    "round_not_found": lazy_gettext("There is no such round."),
+    "need_not_found": lazy_gettext("There is no such need."),
+    "run_not_found": lazy_gettext("There is no such run."),
+    "round_not_in_state": lazy_gettext("The round is not at the step this needs."),
+    "run_in_progress": lazy_gettext("The solver is still running for this round. Wait for it to finish."),
+    "review_not_over": lazy_gettext("Members may still object; the round can be committed when the review ends."),
+    "review_over": lazy_gettext("The review has ended; objections are no longer taken."),
+    "no_valid_result": lazy_gettext("There is nothing to run or commit yet: the round needs contributions, needs and a valid result."),
+    "invalid_pool_input": lazy_gettext("Please check what you entered."),
 }
 _GENERIC_ERROR = lazy_gettext("That did not work. Please check what you entered.")
 
