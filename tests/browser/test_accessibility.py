@@ -44,6 +44,10 @@ AXE_PAGES = (
     MainPage("recurring", f"/co-ops/{PAYER}/recurring", TREASURER),
     MainPage("members", "/", TREASURER),
     MainPage("my-account", "/account", TREASURER),
+    MainPage("pools", "/pools", TREASURER),
+    MainPage("pool-round-open", "/pools/rounds/seed-bank-2", TREASURER),
+    MainPage("pool-round-slots", "/pools/rounds/delivery-vans-1", TREASURER),
+    MainPage("pool-round-committed", "/pools/rounds/seed-bank-1", COORDINATOR),
 )
 VIEWPORTS = {"laptop": DESKTOP, "phone": PHONE}
 
