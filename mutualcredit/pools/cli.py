@@ -13,6 +13,7 @@ import datetime as dt
 import io
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -232,18 +233,26 @@ _transition("archive", "Put a committed ROUND away (it stays readable and verifi
 def pools_run(context: Context, round_reference: str, reason: str, actor: str, as_json: bool) -> None:
     """Solve ROUND now, with a progress display; every run is kept. Exit 1 if it finds no valid allocation."""
     run = service.start_run(context.session, round_reference, actor=actor, reason=reason)
-    show_progress = sys.stderr.isatty() and not as_json
+    time_limit_s = service.get_round(context.session, round_reference).time_limit_s
+    if not sys.stderr.isatty() or as_json:
+        done = service.execute_run(context.session, run.id)
+    else:
+        # The number of stages is not known in advance (leximin adds one per level); the bar shows the time
+        # used against the round's limit, which no run exceeds, and the last stage finished.
+        started = time.monotonic()
+        last = {"text": "", "tenths": 0}
+        with click.progressbar(length=time_limit_s * 10, label=f"solving {round_reference} (run {run.number})",
+                               file=sys.stderr, show_eta=False, show_percent=False,
+                               item_show_func=lambda _item: last["text"][:60] or None) as bar:
 
-    def progress(stages_done: int, text: str) -> None:
-        if show_progress:
-            click.echo(f"\r\x1b[2K[{stages_done:>3}] {text[:100]}", err=True, nl=False)
+            def progress(stages_done: int, text: str) -> None:
+                tenths = min(int((time.monotonic() - started) * 10), time_limit_s * 10)
+                last["text"] = f"stage {stages_done}: {text}"
+                bar.update(tenths - last["tenths"], last["text"])
+                last["tenths"] = tenths
 
-    if show_progress:
-        click.echo(f"solving {round_reference} (run {run.number}, at most {service.get_round(context.session, round_reference).time_limit_s} s)…",
-                   err=True)
-    done = service.execute_run(context.session, run.id, on_progress=progress)
-    if show_progress:
-        click.echo("", err=True)
+            done = service.execute_run(context.session, run.id, on_progress=progress)
+            bar.update(time_limit_s * 10 - last["tenths"])
     round_view = service.get_round(context.session, round_reference)
     if as_json:
         emit_json(_run_json(done, round_view))

@@ -36,7 +36,7 @@ SEED_PAST_NEEDS = (
     ("libros-cafe", "20.00", "0", 2, "Window boxes"),
 )
 SEED_OPEN_NEEDS = (
-    ("tierra-viva", "80.00", "30.00", 1, "Winter crops for the weekly veg boxes"),
+    ("tierra-viva", "80.00", "15.00", 1, "Winter crops for the weekly veg boxes"),
     ("semillero", "10.00", "4.00", 1, "Planting with the children"),
     ("horno-comun", "18.00", "0", 2, "Rye trial for our sourdough"),
     ("cerveza-barrio", "25.00", "0", 2, "Hops garden"),
