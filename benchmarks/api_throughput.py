@@ -420,7 +420,7 @@ def run_scenario(server: Server, name: str, calls: list[Call], warmup: list[Call
 
 
 @contextlib.contextmanager
-def py_spy(pid: int, out: Path | None, rate: int) -> Iterator[None]:
+def py_spy(pid: int, out: Path | None, rate: int, *, gil_only: bool = False) -> Iterator[None]:
     """Sample the gunicorn workers with py-spy while the body runs (collapsed stacks into ``out``)."""
     if out is None:
         yield
@@ -429,7 +429,7 @@ def py_spy(pid: int, out: Path | None, rate: int) -> Iterator[None]:
     executable = str(beside_python) if beside_python.exists() else "py-spy"
     process = subprocess.Popen(
         [executable, "record", "--pid", str(pid), "--subprocesses", "--rate", str(rate), "--format", "raw",
-         "--output", str(out), "--nonblocking"],
+         "--output", str(out), "--nonblocking", *(["--gil"] if gil_only else [])],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     time.sleep(1.0)  # let it attach
@@ -605,6 +605,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-batches", action="store_true")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
                         help="sample the workers with py-spy during the single scenario; collapsed stacks into FILE, summary printed")
+    parser.add_argument("--py-spy-gil", action="store_true",
+                        help="sample only threads holding the GIL: Python CPU time, without the waits for PostgreSQL or the client")
     parser.add_argument("--py-spy-rate", type=int, default=250, help="py-spy samples per second (default 250)")
     parser.add_argument("--profile-top", type=int, default=12, help="lines per profile summary section (default 12)")
     parser.add_argument("--keep", action="store_true", help="keep the database (and print its URL)")
@@ -651,7 +653,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ) as server:
             for scenario, calls, warmup, clients in plans:
                 if scenario == "single" and args.py_spy is not None:
-                    with py_spy(server.process.pid, args.py_spy, args.py_spy_rate):
+                    with py_spy(server.process.pid, args.py_spy, args.py_spy_rate, gil_only=args.py_spy_gil):
                         rows.append(run_scenario(server, scenario, calls, warmup, clients, name))
                     profile = summarize_profile(args.py_spy, args.profile_top)
                 else:

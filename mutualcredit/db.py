@@ -9,10 +9,13 @@ psycopg 3; there the ledger takes row locks in a fixed order.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, overload
 
-from sqlalchemy import BigInteger, DateTime, Integer, MetaData, create_engine, event
+import psycopg
+from psycopg.rows import namedtuple_row
+from sqlalchemy import BigInteger, Connection, DateTime, Integer, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -47,11 +50,20 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
         return value
 
     def process_result_value(self, value: dt.datetime | None, dialect: Any) -> dt.datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+        return as_utc(value)
+
+
+@overload
+def as_utc(value: dt.datetime) -> dt.datetime: ...
+@overload
+def as_utc(value: None) -> None: ...
+def as_utc(value: dt.datetime | None) -> dt.datetime | None:
+    """A timestamp read from either database as timezone-aware UTC (SQLite's naive ones are UTC)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        return value.replace(tzinfo=dt.timezone.utc)
+    return value.astimezone(dt.timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -75,6 +87,31 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # are recycled instead, and a dropped one fails its transaction cleanly.
     kwargs.setdefault("pool_recycle", POOL_RECYCLE_S)
     return create_engine(url, **kwargs)
+
+
+def driver_connection(conn: Connection) -> psycopg.Connection[Any]:
+    """The psycopg connection under a SQLAlchemy connection, in the same transaction."""
+    driver = conn.connection.driver_connection
+    assert isinstance(driver, psycopg.Connection)
+    return driver
+
+
+def postgresql_rows(conn: Connection, sql: str, params: Any) -> list[Any]:
+    """Run one statement (psycopg placeholders) on PostgreSQL as plain SQL; its rows as named tuples.
+
+    For the few hot statements where building and running a SQLAlchemy
+    statement costs more than the database's own work. The statement text
+    is fixed, so psycopg prepares it after a few calls.
+    """
+    # Plain execution, not a pipeline: for one statement at a time, the
+    # pipeline's client work costs more than the round trips it saves.
+    with driver_connection(conn).cursor(row_factory=namedtuple_row) as cursor:
+        try:
+            cursor.execute(sql, params)
+        except psycopg.IntegrityError as error:
+            # Raised as SQLAlchemy's, so callers handle both paths alike.
+            raise IntegrityError(sql, None, error) from error
+        return cursor.fetchall()
 
 
 def _configure_sqlite(engine: Engine) -> None:

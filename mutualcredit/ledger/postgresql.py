@@ -22,10 +22,9 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import psycopg
-from psycopg.rows import namedtuple_row
 from sqlalchemy import Connection
-from sqlalchemy.exc import IntegrityError
+
+from mutualcredit.db import postgresql_rows
 
 _LOCK_SQL = """
 SELECT a.id, a.code, a.status, a.member_id, m.status AS member_status, a.floor, a.ceiling,
@@ -143,30 +142,11 @@ _TRANSFER_COLUMNS = (
 )
 
 
-def driver_connection(conn: Connection) -> psycopg.Connection[Any]:
-    """The psycopg connection under a SQLAlchemy connection, in the same transaction."""
-    driver = conn.connection.driver_connection
-    assert isinstance(driver, psycopg.Connection)
-    return driver
-
-
-def _execute(conn: Connection, sql: str, params: Any) -> list[Any]:
-    # Plain execution, not a pipeline: for one statement at a time, the
-    # pipeline's client work costs more than the round trips it saves.
-    with driver_connection(conn).cursor(row_factory=namedtuple_row) as cursor:
-        try:
-            cursor.execute(sql, params)
-        except psycopg.IntegrityError as error:
-            # Raised as SQLAlchemy's, so callers handle both paths alike.
-            raise IntegrityError(sql, None, error) from error
-        return cursor.fetchall()
-
-
 def lock_accounts(conn: Connection, *, codes: Sequence[str] = (), ids: Sequence[int] = ()) -> list[Any]:
     """Lock the named accounts' rows in id order and read their figures."""
     if codes:
-        return _execute(conn, LOCK_BY_CODE_SQL, (list(codes),))
-    return _execute(conn, LOCK_BY_ID_SQL, (list(ids),))
+        return postgresql_rows(conn, LOCK_BY_CODE_SQL, (list(codes),))
+    return postgresql_rows(conn, LOCK_BY_ID_SQL, (list(ids),))
 
 
 def _dump(value: Any) -> str:
@@ -203,7 +183,7 @@ def write(
                 e_created_at=event.created_at,
             )
             sql = WRITE_ONE_WITH_EVENT_SQL
-        (written,) = _execute(conn, sql, one)
+        (written,) = postgresql_rows(conn, sql, one)
         return {written.id: written.seq}, written.moved
     params: dict[str, Any] = {
         "a_id": [a.id for a in dirty],
@@ -227,10 +207,10 @@ def write(
             e_created_at=[event.created_at for event in events],
         )
         sql = WRITE_WITH_EVENTS_SQL
-    result = _execute(conn, sql, params)
+    result = postgresql_rows(conn, sql, params)
     return {row.id: row.seq for row in result}, (result[0].moved if result else 0)
 
 
 def fetch_transfers(conn: Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:
     """Transfers by id, each with its payer's and payee's account codes."""
-    return {row.id: row for row in _execute(conn, FETCH_SQL, (list(ids),))}
+    return {row.id: row for row in postgresql_rows(conn, FETCH_SQL, (list(ids),))}

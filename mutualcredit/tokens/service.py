@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from mutualcredit import errors
 from mutualcredit.activity import record_activity
-from mutualcredit.db import utc_now
+from mutualcredit.db import as_utc, postgresql_rows, utc_now
 from mutualcredit.members.models import Member, MemberStatus
 from mutualcredit.tokens.models import ApiToken
 
@@ -199,23 +199,37 @@ _AUTHENTICATE = (
 )
 
 
+_AUTHENTICATE_POSTGRESQL = """
+SELECT t.id, t.public_id, t.secret_hash, t.name, t.role, t.scopes, t.created_by, t.created_at,
+       t.last_used_at, t.revoked_at, m.slug
+FROM api_tokens AS t LEFT JOIN members AS m ON m.id = t.member_id
+WHERE t.public_id = %s
+"""
+
+
 def authenticate(session: Session, secret: str | None, *, now: dt.datetime | None = None) -> TokenView:
     """The token a bearer secret stands for; `Unauthenticated` if it stands for none in force.
 
     Every API call comes through here, so it is one indexed read. On
-    PostgreSQL it runs in autocommit mode: no BEGIN and COMMIT around it, one
-    round trip instead of three (the occasional last-used update commits by
-    itself). SQLite keeps its usual transaction.
+    PostgreSQL it is plain SQL, and when the token's last-used time needs no
+    update it leaves the session's transaction open: the call's own work
+    (a transfer, say) goes on in it and commits it, so a call takes one
+    BEGIN and one COMMIT in all. A failed check rolls back; so does the
+    session's close when the call writes nothing. SQLite commits here, as
+    it holds its write lock from BEGIN.
     """
     now = now or utc_now()
     match = TOKEN_PATTERN.match(secret or "")
     if match is None:
         raise Unauthenticated("a valid bearer token is required")
-    is_fresh = not session.in_transaction()
-    options = {"isolation_level": "AUTOCOMMIT"} if is_fresh and session.get_bind().dialect.name == "postgresql" else {}
     try:
-        connection = session.connection(execution_options=options)
-        row = connection.execute(_AUTHENTICATE, {"public_id": match.group(1)}).first()
+        connection = session.connection()
+        is_postgresql = connection.dialect.name == "postgresql"
+        if is_postgresql:
+            rows = postgresql_rows(connection, _AUTHENTICATE_POSTGRESQL, (match.group(1),))
+            row = rows[0] if rows else None
+        else:
+            row = connection.execute(_AUTHENTICATE, {"public_id": match.group(1)}).first()
         # Compare hashes in constant time, so timing tells nothing of a near miss.
         if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(secret or "")):
             raise Unauthenticated("a valid bearer token is required")
@@ -223,9 +237,12 @@ def authenticate(session: Session, secret: str | None, *, now: dt.datetime | Non
             raise Unauthenticated("this token was revoked")
         last_used_at = row.last_used_at
         if last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION:
+            # Committed at once, whatever becomes of the call.
             connection.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=now))
             last_used_at = now
-        session.commit()
+            session.commit()
+        elif not is_postgresql:
+            session.commit()
     except BaseException:
         session.rollback()
         raise
@@ -236,7 +253,7 @@ def authenticate(session: Session, secret: str | None, *, now: dt.datetime | Non
         role=row.role,
         scopes=tuple(row.scopes),
         created_by=row.created_by,
-        created_at=row.created_at,
-        last_used_at=last_used_at,
+        created_at=as_utc(row.created_at),
+        last_used_at=as_utc(last_used_at),
         revoked_at=None,
     )
