@@ -604,7 +604,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-singles", action="store_true", help="skip both single-transfer scenarios")
     parser.add_argument("--skip-batches", action="store_true")
     parser.add_argument("--py-spy", type=Path, metavar="FILE",
-                        help="sample the workers with py-spy during the single scenario; collapsed stacks into FILE, summary printed")
+                        help="sample the workers with py-spy during one scenario (--py-spy-scenario); collapsed stacks into FILE, summary printed")
+    parser.add_argument("--py-spy-scenario", default="single", choices=["single", "single+key", "batch 100", "batch 1000"],
+                        help="the scenario py-spy samples (default single)")
     parser.add_argument("--py-spy-gil", action="store_true",
                         help="sample only threads holding the GIL: Python CPU time, without the waits for PostgreSQL or the client")
     parser.add_argument("--py-spy-rate", type=int, default=250, help="py-spy samples per second (default 250)")
@@ -652,7 +654,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             environment, work_dir / "gunicorn.log", workers=args.workers, worker_class=args.worker_class, threads=args.threads
         ) as server:
             for scenario, calls, warmup, clients in plans:
-                if scenario == "single" and args.py_spy is not None:
+                if scenario == args.py_spy_scenario and args.py_spy is not None:
                     with py_spy(server.process.pid, args.py_spy, args.py_spy_rate, gil_only=args.py_spy_gil):
                         rows.append(run_scenario(server, scenario, calls, warmup, clients, name))
                     profile = summarize_profile(args.py_spy, args.profile_top)

@@ -4,8 +4,9 @@ Same locks and same rows as the portable path in `service.py`, with fewer
 round trips and less client work: account rows are locked with one
 ``SELECT … ORDER BY id FOR UPDATE``, and the new transfer rows and the
 accounts' new cached figures are written by ONE statement (a data-modifying
-CTE over ``unnest`` arrays) whatever the number of transfers. Array
-parameters keep the statement text fixed, so psycopg prepares it once.
+CTE reading the rows from JSON documents with ``json_to_recordset``)
+whatever the number of transfers; one transfer uses plain parameters. The
+statement text stays fixed, so psycopg prepares it once.
 
 Webhooks ride along at no extra round trip: the locking query reads one more
 column, the region's facts while a subscription is active and NULL otherwise
@@ -17,6 +18,7 @@ events.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -47,21 +49,19 @@ WITH moved AS (
     UPDATE accounts AS a
     SET balance = v.balance, debits_pending = v.debits_pending,
         credits_pending = v.credits_pending, head = v.head
-    FROM unnest(%(a_id)s::int[], %(a_head_locked)s::text[], %(a_balance)s::bigint[],
-                %(a_debits_pending)s::bigint[], %(a_credits_pending)s::bigint[], %(a_head)s::text[])
-         AS v(id, head_locked, balance, debits_pending, credits_pending, head)
+    FROM json_to_recordset(%(accounts)s::json)
+         AS v(id int, head_locked text, balance bigint, debits_pending bigint, credits_pending bigint, head text)
     WHERE a.id = v.id AND a.head = v.head_locked
     RETURNING 1
 ), inserted AS (
     INSERT INTO transfers (id, kind, state, payer_account_id, payee_account_id, amount_minor,
                            description, metadata, pending_id, reverses_id, expires_at,
                            created_by, created_at, payer_prev_head, payee_prev_head, hash)
-    SELECT * FROM unnest(%(id)s::uuid[], %(kind)s::text[], %(state)s::text[],
-                         %(payer_account_id)s::int[], %(payee_account_id)s::int[],
-                         %(amount_minor)s::bigint[], %(description)s::text[], %(metadata)s::json[],
-                         %(pending_id)s::uuid[], %(reverses_id)s::uuid[], %(expires_at)s::timestamptz[],
-                         %(created_by)s::text[], %(created_at)s::timestamptz[],
-                         %(payer_prev_head)s::text[], %(payee_prev_head)s::text[], %(hash)s::text[])
+    SELECT * FROM json_to_recordset(%(transfers)s::json)
+         AS v(id uuid, kind text, state text, payer_account_id int, payee_account_id int,
+              amount_minor bigint, description text, metadata json, pending_id uuid, reverses_id uuid,
+              expires_at timestamptz, created_by text, created_at timestamptz,
+              payer_prev_head text, payee_prev_head text, hash text)
     RETURNING id, seq
 ){events}
 SELECT inserted.id, inserted.seq, (SELECT count(*) FROM moved) AS moved FROM inserted
@@ -98,9 +98,8 @@ SELECT inserted.id, inserted.seq, (SELECT count(*) FROM moved) AS moved FROM ins
 # CTE runs to completion even though the final SELECT does not read it.
 _EVENTS_CTE = """, events AS (
     INSERT INTO webhook_events (id, type, payload, payer_member_id, payee_member_id, created_at)
-    SELECT * FROM unnest(%(e_id)s::uuid[], %(e_type)s::text[], %(e_payload)s::json[],
-                         %(e_payer_member_id)s::int[], %(e_payee_member_id)s::int[],
-                         %(e_created_at)s::timestamptz[])
+    SELECT * FROM json_to_recordset(%(events)s::json)
+         AS v(id uuid, type text, payload json, payer_member_id int, payee_member_id int, created_at timestamptz)
 )"""
 _EVENT_CTE = """, events AS (
     INSERT INTO webhook_events (id, type, payload, payer_member_id, payee_member_id, created_at)
@@ -121,25 +120,6 @@ JOIN accounts AS payer ON payer.id = t.payer_account_id
 JOIN accounts AS payee ON payee.id = t.payee_account_id
 WHERE t.id = ANY(%s::uuid[])
 """
-
-_TRANSFER_COLUMNS = (
-    "id",
-    "kind",
-    "state",
-    "payer_account_id",
-    "payee_account_id",
-    "amount_minor",
-    "description",
-    "metadata",
-    "pending_id",
-    "reverses_id",
-    "expires_at",
-    "created_by",
-    "created_at",
-    "payer_prev_head",
-    "payee_prev_head",
-    "hash",
-)
 
 
 def lock_accounts(conn: Connection, *, codes: Sequence[str] = (), ids: Sequence[int] = ()) -> list[Any]:
@@ -185,30 +165,53 @@ def write(
             sql = WRITE_ONE_WITH_EVENT_SQL
         (written,) = postgresql_rows(conn, sql, one)
         return {written.id: written.seq}, written.moved
+    # Many rows travel as one JSON document each for transfers, accounts and
+    # events: one C-encoded string costs a third of the client time of
+    # sixteen arrays dumped element by element, and PostgreSQL reads it as fast.
     params: dict[str, Any] = {
-        "a_id": [a.id for a in dirty],
-        "a_head_locked": [a.head_locked for a in dirty],
-        "a_balance": [a.balance for a in dirty],
-        "a_debits_pending": [a.debits_pending for a in dirty],
-        "a_credits_pending": [a.credits_pending for a in dirty],
-        "a_head": [a.head for a in dirty],
+        "accounts": _dump_rows(
+            {
+                "id": a.id,
+                "head_locked": a.head_locked,
+                "balance": a.balance,
+                "debits_pending": a.debits_pending,
+                "credits_pending": a.credits_pending,
+                "head": a.head,
+            }
+            for a in dirty
+        ),
+        "transfers": _dump_rows(rows),
     }
-    for column in _TRANSFER_COLUMNS:
-        params[column] = [row[column] for row in rows]
-    params["metadata"] = [_dump(value) for value in params["metadata"]]
     sql = WRITE_SQL
     if events:
-        params.update(
-            e_id=[event.id for event in events],
-            e_type=[event.type for event in events],
-            e_payload=[_dump(event.payload) for event in events],
-            e_payer_member_id=[event.payer_member_id for event in events],
-            e_payee_member_id=[event.payee_member_id for event in events],
-            e_created_at=[event.created_at for event in events],
+        params["events"] = _dump_rows(
+            {
+                "id": event.id,
+                "type": event.type,
+                "payload": event.payload,
+                "payer_member_id": event.payer_member_id,
+                "payee_member_id": event.payee_member_id,
+                "created_at": event.created_at,
+            }
+            for event in events
         )
         sql = WRITE_WITH_EVENTS_SQL
     result = postgresql_rows(conn, sql, params)
     return {row.id: row.seq for row in result}, (result[0].moved if result else 0)
+
+
+def _json_value(value: Any) -> str:
+    """UUIDs and timestamps as PostgreSQL reads them back (timestamps keep their microseconds and offset)."""
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, dt.datetime):
+        assert value.tzinfo is not None, "naive datetimes are a bug"
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not stored as JSON here")
+
+
+def _dump_rows(rows: Iterable[dict[str, Any]]) -> str:
+    return json.dumps(list(rows), default=_json_value, separators=(",", ":"), ensure_ascii=False)
 
 
 def fetch_transfers(conn: Connection, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Any]:

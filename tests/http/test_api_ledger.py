@@ -22,6 +22,7 @@ from mutualcredit.ledger.audit import run_audit
 from mutualcredit.ledger.models import Transfer
 from mutualcredit.tokens.service import create_token
 from webapp import create_app
+from webapp.api.schemas import BatchResultSchema, TransferSchema
 
 MEMBER_SCOPES = ["accounts:read", "transfers:write", "requests:write"]
 
@@ -279,6 +280,19 @@ def test_a_batch_gives_a_result_per_item(api: Api) -> None:
     assert api.balance("alpha") == -300
     again = api.post("/api/v1/transfers/batch", {"transfers": [{**items[0], "id": body["items"][0]["id"]}]})
     assert again.get_json()["items"][0]["status"] == "replayed"
+
+
+def test_a_batch_answer_is_exactly_its_documented_schema(api: Api) -> None:
+    """The view sends the answer it built without dumping it through the schema: the schema must not change it."""
+    items = [
+        {"payer": "alpha", "payee": "beta", "amount": "1.00", "metadata": {"order": 7}, "pending": True},
+        {"payer": "alpha", "payee": "beta", "amount": "5000.00"},
+        {"payer": "alpha", "payee": "gamma", "amount": "2.00", "description": "seeds"},
+    ]
+    body = api.post("/api/v1/transfers/batch", {"transfers": items}).get_json()
+    assert BatchResultSchema().validate(body) == {}
+    assert BatchResultSchema().dump(body) == body
+    assert set(body["items"][0]["transfer"]) == set(TransferSchema().fields)
 
 
 def test_an_atomic_batch_applies_nothing_when_one_item_fails(api: Api) -> None:

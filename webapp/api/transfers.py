@@ -15,7 +15,7 @@ from mutualcredit.tokens import access
 from webapp.api import problem_type
 from webapp.api.auth import BEARER, current_token, protect
 from webapp.api.idempotency import idempotency_key, idempotent
-from webapp.api.representations import account_owner, next_cursor, transfer_json
+from webapp.api.representations import account_owner, next_cursor, shaped_json, transfer_json
 from webapp.api.schemas import (
     BatchCreateSchema,
     BatchResultSchema,
@@ -150,7 +150,7 @@ class BatchResource(MethodView):
                 if item["error"]["type"] != problem_type(ledger.BatchNotApplied.code)
             ]
             raise BatchFailed(f"{len(causes)} of {len(items)} transfers failed, so none was applied", errors=causes)
-        return {"applied": len(items) - len(failed), "failed": len(failed), "items": items}
+        return shaped_json({"applied": len(items) - len(failed), "failed": len(failed), "items": items})
 
 
 class BatchFailed(errors.Conflict):
@@ -168,7 +168,7 @@ def _batch_item(result: ledger.BatchItemResult) -> dict[str, Any]:
         error = result.error
         return {
             "index": result.index,
-            "id": result.id,
+            "id": str(result.id),
             "status": "failed",
             "transfer": None,
             "error": {"type": problem_type(error.code), "title": error.code.replace("_", " "), "detail": error.message},
@@ -176,7 +176,7 @@ def _batch_item(result: ledger.BatchItemResult) -> dict[str, Any]:
     assert result.transfer is not None
     return {
         "index": result.index,
-        "id": result.id,
+        "id": str(result.id),
         "status": "replayed" if result.transfer.is_replay else "created",
         "transfer": transfer_json(result.transfer),
         "error": None,
