@@ -36,6 +36,7 @@ from flask import (
     url_for,
 )
 from flask import session as http_session
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -388,6 +389,20 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
+class PageSessionInterface(SecureCookieSessionInterface):
+    """Signed-cookie sessions for the pages only.
+
+    The JSON API authenticates every call by its bearer token: it neither
+    reads nor sets the session cookie (a cookie sent along is ignored), and
+    skips the cost of verifying and re-signing it.
+    """
+
+    def open_session(self, app: Flask, request: Any) -> SecureCookieSession | None:
+        if request.path.startswith(CSRF_EXEMPT_PATH_PREFIXES):
+            return self.make_null_session(app)  # type: ignore[return-value]
+        return super().open_session(app, request)
+
+
 def _check_csrf() -> None:
     if request.path.startswith(CSRF_EXEMPT_PATH_PREFIXES):
         return
@@ -418,6 +433,7 @@ def init_app(app: Flask) -> None:
     if proxy_hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxy_hops, x_proto=proxy_hops)  # type: ignore[method-assign]
 
+    app.session_interface = PageSessionInterface()
     csrf.init_app(app)
     app.before_request(_check_csrf)
     app.after_request(_security_headers)

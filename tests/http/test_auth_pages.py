@@ -47,6 +47,16 @@ def test_the_login_page_labels_every_input_and_carries_a_csrf_token(sqlite_app: 
     assert csrf_token(sqlite_app.test_client())
 
 
+def test_a_signed_in_browser_s_cookie_opens_no_api_call_and_the_api_sets_none(sqlite_app: Flask) -> None:
+    client = sqlite_app.test_client()
+    assert log_in(client, "Treasurer@Alpha.example").status_code == 303
+    assert client.get("/dashboard", follow_redirects=True).status_code == 200  # the cookie works for pages
+    response = client.get("/api/v1/accounts")
+    assert response.status_code == 401
+    assert "Set-Cookie" not in response.headers
+    assert client.get("/dashboard", follow_redirects=True).status_code == 200  # and still does afterwards
+
+
 def test_a_person_logs_in_sees_their_co_op_and_logs_out(app: Flask) -> None:
     client = app.test_client()
     anonymous = client.get("/").get_data(as_text=True)
