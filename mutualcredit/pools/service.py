@@ -32,6 +32,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -45,7 +46,7 @@ from mutualcredit.db import utc_now
 from mutualcredit.ledger import service as ledger
 from mutualcredit.ledger.models import Account, AccountKind
 from mutualcredit.members.models import Member, MemberStatus
-from mutualcredit.money import AMOUNT_MINOR_MAX
+from mutualcredit.money import AMOUNT_MINOR_MAX, to_minor
 from mutualcredit.pools import problem as pure
 from mutualcredit.pools.errors import (
     InvalidPoolInput,
@@ -329,10 +330,8 @@ class VerifyReport:
 
 
 def _minor(text: str, decimals: int, is_slots: bool) -> int:
-    if is_slots:
-        return int(text)
-    whole, _, fraction = text.partition(".")
-    return int(whole) * 10**decimals + int((fraction + "0" * decimals)[:decimals] or 0)
+    """A quantity string of the solver's file format (as ``round_problem`` writes it) in minor units."""
+    return int(text) if is_slots else to_minor(Decimal(text), decimals)
 
 
 # ---------------------------------------------------------------------------

@@ -45,16 +45,14 @@ def limit_api_calls() -> None:
     """
     strategy = limiter.limiter
     key = rate_limit_key()
-    tightest: tuple[RateLimitItem, int, float] | None = None
     for item in _parsed_limits(str(current_app.config["API_RATE_LIMIT"])):
         allowed = strategy.hit(item, "api", key)
         reset_at, remaining = strategy.get_window_stats(item, "api", key)
-        if tightest is None or not allowed or remaining < tightest[1]:
-            tightest = (item, remaining, reset_at)
+        shown = g.get("api_rate_limit")  # the headers show the broken limit, else the closest to it
+        if not allowed or shown is None or remaining < shown[1]:
+            g.api_rate_limit = (item, remaining, reset_at)
         if not allowed:
-            g.api_rate_limit = tightest
             raise TooManyRequests(f"more than {item} for this token")
-    g.api_rate_limit = tightest
 
 
 def add_rate_limit_headers(response: Response) -> Response:

@@ -13,36 +13,30 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, fields, validate
 
 from mutualcredit.pools import service
 from solver.allocation.model import Rule
-from webapp.api.schemas import UtcDateTime
+from webapp.api.schemas import DecimalString, UtcDateTime
 
 _QUANTITY = re.compile(r"^[0-9]{1,19}(\.[0-9]{1,8})?$")
 _SHARE = re.compile(r"^(0(\.[0-9]{1,8})?|1(\.0{1,8})?|[0-9]{1,6}/[0-9]{1,6})$")
 _WEIGHT = re.compile(r"^([0-9]{1,4}(\.[0-9]{1,8})?|[0-9]{1,6}/[0-9]{1,6})$")
 
 
-class Quantity(fields.String):
-    """A quantity of a pool's resource as a decimal string (slots: a whole number), e.g. ``"12.50"`` or ``"2"``."""
+class Quantity(DecimalString):
+    """A quantity of a pool's resource as a decimal string (slots: a whole number), e.g. ``"12.50"`` or ``"2"``.
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("metadata", {})
-        kwargs["metadata"] = {
-            "description": "A decimal string in the pool's unit with at most the pool's decimals (slots: a whole number)",
-            "example": "12.50",
-            "pattern": _QUANTITY.pattern,
-            **kwargs["metadata"],
-        }
-        super().__init__(**kwargs)
+    Kept as the string: its decimals are checked against the pool's once the view knows the pool.
+    """
+
+    pattern = _QUANTITY
+    noun = "quantity"
+    description = "A decimal string in the pool's unit with at most the pool's decimals (slots: a whole number)"
+    mismatch = 'Not a quantity like "12.50" or "2".'
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
-        if not isinstance(value, str):
-            raise ValidationError('Send the quantity as a decimal string, e.g. "12.50", not a number.')
-        if not _QUANTITY.match(value):
-            raise ValidationError('Not a quantity like "12.50" or "2".')
-        return value
+        return self._text(value)
 
 
 class PolicySchema(Schema):

@@ -20,7 +20,8 @@ from flask import current_app, jsonify, url_for
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
-from mutualcredit.money import format_plain
+from mutualcredit.errors import InvalidAmount
+from mutualcredit.money import format_plain, to_minor
 from mutualcredit.pools import service
 from mutualcredit.pools.background import run_in_background
 from mutualcredit.pools.errors import InvalidPoolInput, RunNotFound
@@ -74,12 +75,11 @@ def _quantity(text: str | None, view: service.RoundView | service.PoolView, fiel
     """A quantity string in the pool's units as minor units (422 naming the field if it does not fit)."""
     if text is None:
         return 0
-    whole, _, fraction = text.partition(".")
     decimals = 0 if view.is_slots else view.decimals
-    if len(fraction) > decimals:
+    if len(text.partition(".")[2]) > decimals:
         what = "a whole number of slots" if view.is_slots else f"at most {decimals} decimal places"
         raise InvalidPoolInput(f"{field}: {what}", field=field)
-    return int(whole) * 10**decimals + int((fraction + "0" * decimals)[:decimals] or 0)
+    return to_minor(Decimal(text), decimals)
 
 
 def _show(amount: int, view: service.RoundView | service.PoolView) -> str:
@@ -170,9 +170,10 @@ class PoolsResource(MethodView):
     def post(self, body: dict[str, Any]) -> Any:
         """Create a pool and its account with the policy its members' assembly adopted (admin scope)."""
         _administer()
-        price = Decimal(body["price"]).scaleb(region_unit().decimals)
-        if price != price.to_integral_value():
-            raise InvalidPoolInput(f"price: at most {region_unit().decimals} decimal places", field="price")
+        try:
+            price_minor = to_minor(Decimal(body["price"]), region_unit().decimals)
+        except InvalidAmount:
+            raise InvalidPoolInput(f"price: at most {region_unit().decimals} decimal places", field="price") from None
         policy = service.PolicyInput(
             rule=body["rule"], member_cap_share=body["member_cap_share"], weights=body["weights"],
             time_limit_s=body["time_limit_s"], stage_time_limit_s=min(body["stage_time_limit_s"], body["time_limit_s"]),
@@ -180,7 +181,7 @@ class PoolsResource(MethodView):
         )
         view = service.create_pool(
             db_session(), slug=body["slug"], name=body["name"], kind=body["kind"], unit=body["unit"],
-            decimals=body["decimals"], price_minor=int(price), description=body["description"], policy=policy,
+            decimals=body["decimals"], price_minor=price_minor, description=body["description"], policy=policy,
             actor=_actor(),
         )
         return pool_json(view), 201, {"Location": url_for("pools.PoolResource", slug=view.slug)}

@@ -12,14 +12,15 @@ import binascii
 import datetime as dt
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from flask import current_app
 from marshmallow import Schema, ValidationError, fields, validate
 
 from mutualcredit.ledger.service import BATCH_SIZE_MAX, DESCRIPTION_LENGTH_MAX
-from mutualcredit.money import AMOUNT_MINOR_MAX, format_plain
+from mutualcredit.errors import InvalidAmount
+from mutualcredit.money import AMOUNT_MINOR_MAX, format_plain, to_minor
 from mutualcredit.region.service import get_region
 from mutualcredit.webhooks.payloads import rfc3339
 from webapp.db import db_session
@@ -48,32 +49,46 @@ def plain(amount_minor: int | None) -> str | None:
     return None if amount_minor is None else format_plain(amount_minor, region_unit().decimals)
 
 
-class Amount(fields.String):
-    """A positive amount as a decimal string, e.g. ``"12.50"``; deserialised to minor units."""
+class DecimalString(fields.String):
+    """A number sent as a decimal string (never a JSON number, which a float could carry), matching ``pattern``."""
+
+    pattern: re.Pattern[str]
+    noun: str
+    description: str
+    mismatch: str
 
     def __init__(self, **kwargs: Any) -> None:
-        kwargs.setdefault("metadata", {})
         kwargs["metadata"] = {
-            "description": "A decimal string in the region's unit, at most the unit's decimals, e.g. \"12.50\"",
+            "description": self.description,
             "example": "12.50",
-            "pattern": _PLAIN_DECIMAL.pattern,
-            **kwargs["metadata"],
+            "pattern": self.pattern.pattern,
+            **kwargs.get("metadata", {}),
         }
         super().__init__(**kwargs)
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+    def _text(self, value: Any) -> str:
         if not isinstance(value, str):
-            raise ValidationError("Send the amount as a decimal string, e.g. \"12.50\", not a number.")
-        if not _PLAIN_DECIMAL.match(value):
-            raise ValidationError("Not a decimal amount like \"12.50\".")
+            raise ValidationError(f'Send the {self.noun} as a decimal string, e.g. "12.50", not a number.')
+        if not self.pattern.match(value):
+            raise ValidationError(self.mismatch)
+        return value
+
+
+class Amount(DecimalString):
+    """A positive amount as a decimal string, e.g. ``"12.50"``; deserialised to minor units."""
+
+    pattern = _PLAIN_DECIMAL
+    noun = "amount"
+    description = 'A decimal string in the region\'s unit, at most the unit\'s decimals, e.g. "12.50"'
+    mismatch = 'Not a decimal amount like "12.50".'
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> int:
+        text = self._text(value)
         decimals = region_unit().decimals
         try:
-            scaled = Decimal(value).scaleb(decimals)
-        except InvalidOperation:
-            raise ValidationError("Not a decimal amount like \"12.50\".") from None
-        if scaled != scaled.to_integral_value():
-            raise ValidationError(f"At most {decimals} decimal places.")
-        amount_minor = int(scaled)
+            amount_minor = to_minor(Decimal(text), decimals)
+        except InvalidAmount:
+            raise ValidationError(f"At most {decimals} decimal places.") from None
         if amount_minor <= 0:
             raise ValidationError("Must be greater than zero.")
         if amount_minor > AMOUNT_MINOR_MAX:
